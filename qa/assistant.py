@@ -1,0 +1,177 @@
+"""The pipeline: retrieve -> compose -> verify citations -> guardrail -> Answer."""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from qa import guardrail
+from qa.cite import verify
+from qa.compose import ExtractiveComposer
+from qa.config import Settings
+from qa.corpus import load_corpus
+from qa.embed import Embedder, make_embedder
+from qa.index import VectorIndex, check_index
+from qa.retrieve import HybridRetriever, tokenize
+from qa.types import Answer, QAError
+
+ABSTAIN_TEXT = (
+    "The corpus does not cover this question, so no answer is given. The indexed sources are about "
+    "therapy of Crohn's disease (upadacitinib, biologics and their combination); try a question on that."
+)
+FOLLOW_UP = re.compile(
+    r"^\s*(?:and|also|what about|how about|and what about|what if|then|same|и|а|y|¿y|e)\b|"
+    r"\b(?:it|that|this|those|these|them|they|same)\b",
+    re.IGNORECASE,
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_TAG = re.compile(r"<[^>]{0,200}>")
+
+History = Iterable[Mapping[str, Any] | tuple[str, str]]
+
+
+def clean_question(question: object, *, max_chars: int) -> str:
+    """Normalise a question or raise a QAError that says what is wrong with it."""
+    if isinstance(question, (bytes, bytearray)):
+        try:
+            question = bytes(question).decode("utf-8")
+        except UnicodeDecodeError:
+            raise QAError("The question is binary data, not text; type the question as text") from None
+    if not isinstance(question, str):
+        raise QAError(f"The question must be text, not {type(question).__name__}")
+    if len(question) > max_chars * 4:
+        raise QAError(f"The question is {len(question):,} characters; the limit is {max_chars:,} "
+                      "(setting QA_MAX_QUESTION_CHARS). Ask a shorter question.")
+    text = unicodedata.normalize("NFKC", question)
+    printable = sum(ch.isprintable() or ch.isspace() for ch in text)
+    if text and printable / len(text) < 0.7:
+        raise QAError("The question is mostly control or binary characters; type the question as text")
+    text = _CONTROL.sub(" ", text)
+    text = " ".join(text.split())
+    if not text:
+        raise QAError("The question is empty; ask about therapy of Crohn's disease, e.g. "
+                      "'Can upadacitinib be combined with ustekinumab?'")
+    if len(text) > max_chars:
+        raise QAError(f"The question is {len(text):,} characters; the limit is {max_chars:,} "
+                      "(setting QA_MAX_QUESTION_CHARS). Ask a shorter question.")
+    return text
+
+
+def _user_turns(history: History | None) -> list[str]:
+    turns: list[str] = []
+    for item in history or ():
+        if isinstance(item, Mapping):
+            role, content = item.get("role"), item.get("content")
+        else:
+            role, content = item
+        if role == "user" and isinstance(content, str) and content.strip():
+            turns.append(" ".join(content.split()))
+    return turns
+
+
+def retrieval_query(question: str, history: History | None) -> tuple[str, str]:
+    """(query, context): a follow-up ('and at 52 weeks?') is read with the previous question."""
+    previous = _user_turns(history)
+    if not previous:
+        return question, ""
+    context = previous[-1]
+    content = [t for t in tokenize(question) if not t.isdigit()]
+    if FOLLOW_UP.search(question) or len(content) < 3:
+        return f"{context} {question}", context
+    return question, context
+
+
+@dataclass(frozen=True)
+class Status:
+    """What is loaded: shown in the chat's status line and by `qa status`."""
+
+    documents: int
+    chunks: int
+    embedder: str
+    generator: str
+    index_path: str
+    built_at: str
+    problems: tuple[str, ...]
+
+    def line(self) -> str:
+        return (f"{self.documents} documents, {self.chunks} chunks · embedder {self.embedder} · "
+                f"generator {self.generator} · index {self.index_path} (built {self.built_at})")
+
+
+class Assistant:
+    """Answers questions from the indexed corpus with verified citations and the FDA guardrail."""
+
+    def __init__(self, *, settings: Settings, index: VectorIndex, embedder: Embedder) -> None:
+        self.settings = settings
+        self.index = index
+        self.embedder = embedder
+        self.retriever = HybridRetriever(index, embedder, settings)
+        self.composer = ExtractiveComposer(
+            embedder,
+            max_sentences=settings.max_answer_sentences,
+            min_sentence_score=settings.min_sentence_score,
+            min_relevance=settings.min_relevance,
+        )
+        self.label_chunk = guardrail.find_label_chunk(index.chunks)
+
+    @classmethod
+    def load(
+        cls,
+        settings: Settings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Assistant:
+        """Open the index for the corpus; build it when missing or stale (if settings allow)."""
+        settings = settings or Settings()
+        embedder = embedder or make_embedder(settings.embedder, batch_size=settings.embed_batch_size)
+        status = check_index(settings)
+        if status.state != "ok":
+            if not settings.auto_rebuild:
+                raise QAError(f"{status.reason}; run 'qa index' to build it")
+            index = VectorIndex.build(settings, embedder, corpus=load_corpus(settings.corpus_dir), progress=progress)
+        else:
+            index = VectorIndex.load(settings, embedder)
+        return cls(settings=settings, index=index, embedder=embedder)
+
+    def status(self) -> Status:
+        m = self.index.manifest
+        return Status(
+            documents=len(m.get("documents", [])), chunks=len(self.index.chunks), embedder=m.get("embedder", "?"),
+            generator=self.composer.name, index_path=str(self.settings.index_dir), built_at=m.get("built_at", "?"),
+            problems=tuple(m.get("problems", [])),
+        )
+
+    def ask(self, question: object, history: History | None = None) -> Answer:
+        """Answer one question; `history` is the chat so far ([{'role','content'}, ...])."""
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        text = clean_question(question, max_chars=self.settings.max_question_chars)
+        query, context = retrieval_query(_TAG.sub(" ", text), history)
+
+        t = time.perf_counter()
+        retrieval = self.retriever.retrieve(query)
+        timings["retrieve"] = (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
+        draft = self.composer.compose(query, retrieval)
+        timings["compose"] = (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
+        cited = verify(draft, retrieval.hits)
+        timings["verify"] = (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        answer = guardrail.apply(
+            question=text, context=context, draft=cited, label_chunk=self.label_chunk,
+            abstain_text=ABSTAIN_TEXT, timings_ms=timings,
+            retrieved=tuple((h.chunk.id, h.score) for h in retrieval.hits),
+        )
+        timings["guardrail"] = (time.perf_counter() - t) * 1000
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        return answer

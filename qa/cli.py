@@ -1,0 +1,85 @@
+"""`qa index | ask | status`: a thin command line over the public API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from qa import Assistant, QAError, Settings, build_index  # noqa: E402
+
+
+def _progress_bar():  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if total < 500:  # small corpora build in seconds: no bar
+            return
+        if bar is None:
+            bar = tqdm(total=total, unit="chunk", desc="Embedding", file=sys.stderr)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    manifest = build_index(Settings(), progress=_progress_bar())
+    print(f"Indexed {len(manifest['documents'])} documents into {manifest['n_chunks']} chunks "
+          f"({manifest['embedder']}, {manifest['build_seconds']} s)")
+    for problem in manifest["problems"]:
+        print(f"  skipped {problem}", file=sys.stderr)
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    assistant = Assistant.load(progress=_progress_bar())
+    question = " ".join(args.question)
+    if question == "-":
+        question = sys.stdin.read()
+    answer = assistant.ask(question)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(answer.to_markdown())
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = Assistant.load().status()
+    print(status.line())
+    for problem in status.problems:
+        print(f"  skipped {problem}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="qa", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("index", help="build the index from corpus/").set_defaults(func=cmd_index)
+    ask = sub.add_parser("ask", help="answer a question with citations")
+    ask.add_argument("question", nargs="+", help="the question ('-' reads it from standard input)")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.set_defaults(func=cmd_ask)
+    sub.add_parser("status", help="what corpus and index are loaded").set_defaults(func=cmd_status)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except QAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

