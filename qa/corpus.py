@@ -154,7 +154,9 @@ def load_corpus(corpus_dir: Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Co
     problems: list[Problem] = []
     seen_hashes: dict[str, str] = {}
     seen_ids: set[str] = set()
-    for path in corpus_files(corpus_dir):
+    # Files the manifest describes come first, so a stray copy never displaces the curated one.
+    files = sorted(corpus_files(corpus_dir), key=lambda p: (p.name not in manifest and str(p.relative_to(corpus_dir)) not in manifest, str(p)))
+    for path in files:
         rel = str(path.relative_to(corpus_dir))
         fmt = SUFFIXES.get(path.suffix.lower())
         if fmt is None:

@@ -434,7 +434,8 @@ class _MarkdownReader:
             items = [_md_inline(i) for i in self.items]
             nums = self.numbers
             # "1. 1. 1." lists are renumbered by renderers; then position is the number.
-            explicit = all(n is not None for n in nums) and all(a < b for a, b in zip(nums, nums[1:]))  # type: ignore[operator]
+            given = [n for n in nums if n is not None]
+            explicit = len(given) == len(nums) and all(a < b for a, b in zip(given, given[1:]))
             self.b.list(items, nums if explicit else None)
             self.items, self.numbers = [], []
         self.blank_in_list = False
@@ -472,8 +473,8 @@ def _front_matter(text: str) -> tuple[dict[str, object], str]:
         if m and not line[0].isspace():
             key, value = m.group(1).strip().lower(), (m.group(2) or "").strip()
             if value.startswith("[") and value.endswith("]"):
-                data[key] = [_unquote(a or b or c) for a, b, c in
-                             re.findall(r'"([^"]*)"|\'([^\']*)\'|([^,]+)', value[1:-1]) if (a or b or c).strip()]
+                found = re.findall(r'"([^"]*)"|\'([^\']*)\'|([^,]+)', value[1:-1])
+                data[key] = [_unquote(a or b or c) for a, b, c in found if (a or b or c).strip()]
             elif value in ("", "|", ">", "|-", ">-", "|+", ">+"):
                 data[key] = [] if not value else ""
             else:
@@ -846,7 +847,8 @@ def _jats_text(el: Element | None, skip: set[str] | frozenset[str] = frozenset()
         elif tag == "xref" and child.get("ref-type") == "bibr" and child.find("sup") is not None:
             parts.append(_ref_marker("".join(child.itertext())) or _jats_text(child, skip))
         elif tag == "name":  # mixed citations often print <surname>X</surname><given-names>Y</...> unspaced
-            parts.append(" ".join(t for t in (_jt(child.find("surname")), _jt(child.find("given-names"))) if t))
+            names = (_jt(child.find("surname")), _jt(child.find("given-names")))
+            parts.append(" ".join(t for t in names if t))
         elif tag == "sup":
             parts.append(_superscript(_last(parts), _jats_text(child, skip)))
         elif tag in ("break", "p", "title"):
@@ -1048,6 +1050,7 @@ def parse_jats(data: bytes) -> Parsed:
 
 
 def _read_jats(article: Element) -> Parsed:
+    """Metadata from <front>, blocks from abstract, keywords, body, back matter and floats."""
     front = article.find("front")
     meta = front.find("article-meta") if front is not None else None
     journal_meta = front.find("journal-meta") if front is not None else None
@@ -1149,8 +1152,8 @@ def _drop_running_lines(pages: list[str]) -> list[str]:
                 if len(where) >= needed and set.intersection(*where.values())}
     out = []
     for lines in split:
-        drop = {i for i in edges(lines)
-                if _clean(lines[i]).lower() in running or re.sub(r"\d+", "#", _clean(lines[i]).lower()) in numbered}
+        texts = {i: _clean(lines[i]).lower() for i in edges(lines)}
+        drop = {i for i, t in texts.items() if t in running or re.sub(r"\d+", "#", t) in numbered}
         out.append("\n".join(ln for i, ln in enumerate(lines) if i not in drop))
     return out
 
