@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -48,7 +49,8 @@ class Settings(BaseSettings):
 
     def fingerprint(self) -> str:
         """Hash of the settings that change what is indexed (embedder and chunking)."""
-        keys = {"embedder": self.embedder, "chunk_max_chars": self.chunk_max_chars, "version": INDEX_FORMAT}
+        keys = {"embedder": self.embedder, "chunk_max_chars": self.chunk_max_chars, "version": INDEX_FORMAT,
+                "code": _indexing_code_digest()}
         return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16]
 
     def answer_fingerprint(self) -> str:
@@ -57,5 +59,16 @@ class Settings(BaseSettings):
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-# Bump when the on-disk index layout or the chunking code changes meaning.
+# Bump when the on-disk index layout changes meaning.
 INDEX_FORMAT = 1
+# The code that decides what a chunk is: a change to it makes existing indexes stale.
+_INDEXING_MODULES = ("corpus.py", "textparse.py", "formats.py", "chunking.py", "index.py")
+
+
+@functools.lru_cache(maxsize=1)
+def _indexing_code_digest() -> str:
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for name in _INDEXING_MODULES:
+        h.update((here / name).read_bytes())
+    return h.hexdigest()[:12]

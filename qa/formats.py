@@ -28,7 +28,7 @@ from qa.textparse import (
     REF_ITEM,
     REFERENCE_SECTIONS,
     Parsed,
-    _merge_author_records,  # shared with the plain-text parser: one record per person
+    merge_author_records,  # shared with the plain-text parser: one record per person
     authors_from_blocks,
     is_boilerplate,
     parse_plain_text,
@@ -211,7 +211,7 @@ class _Builder:
 
     def finish(self) -> tuple[Block, ...]:
         self._flush_lead()
-        return tuple(_merge_author_records(self.blocks))
+        return tuple(merge_author_records(self.blocks))
 
     def _flush_lead(self) -> None:
         if self._lead:

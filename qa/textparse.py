@@ -36,7 +36,7 @@ KNOWN_SECTIONS = {
     "bibliography", "introduction", "background", "methods", "materials and methods",
     "results", "discussion", "conclusion", "conclusions", "keywords", "key words",
     "supplementary files", "figures", "acknowledgements", "acknowledgments", "funding",
-    "conflict of interest", "conflicts of interest", "limitations of use",
+    "conflict of interest", "conflicts of interest", "literature", "limitations of use",
     "indications and usage", "case presentation", "case reports", "summary",
 }
 REFERENCE_SECTIONS = {"references", "bibliography", "literature"}
@@ -154,7 +154,7 @@ def _unwrap(lines: list[str]) -> list[str]:
 def parse_reference(raw: str, number: int) -> Reference:
     """Split a Vancouver-style reference into authors, title, journal, year and DOI."""
     text = " ".join(raw.split())
-    doi_m = re.search(r"(?:doi:\s*|https?://(?:dx\.)?doi\.org/)(10\.\S+?)[.;,]?(?:\s|$)", text, re.I)
+    doi_m = re.search(r"(?:doi:\s*|https?://(?:dx\.)?doi\.org/|\b(?=10\.\d{4,9}/))(10\.\d{4,9}/\S+?)[.;,]?(?:\s|$)", text, re.I)
     doi = doi_m.group(1) if doi_m else ""
     body = text[: doi_m.start()].strip() if doi_m else text
     year_m = re.search(r"\b((?:19|20)\d{2})\b(?=\s*[;.:(]|\s*$)", body)
@@ -231,10 +231,19 @@ def parse_plain_text(
                 section = line.strip().rstrip(":")
                 i += 1
                 continue
-            if re.match(r"^(?:\d+\.\s*)?fig(?:ure)?\.?\s*\d", line.strip(), re.IGNORECASE):
+            if re.match(r"^(?:\d+\.\s*)?fig(?:ure)?\.?\s*\d+[a-z]?\s*[.:—–-]", line.strip(), re.IGNORECASE):
                 flush_pending()
                 cap = re.sub(r"^\d+\.\s*", "", line.strip())
                 blocks.append(Block(section="Figures", text=cap, kind="caption", page=page))
+                i += 1
+                continue
+            if (low_sec in REFERENCE_SECTIONS and blocks and blocks[-1].kind == "reference"
+                    and not pending and not REF_ITEM.match(line) and not _is_heading(line, nxt, False)):
+                prev = blocks.pop()  # a wrapped reference: the line continues the previous entry
+                assert prev.reference is not None
+                raw = f"{prev.text} {line.strip()}"
+                blocks.append(Block(section=prev.section, text=raw, kind="reference", page=prev.page,
+                                    reference=parse_reference(raw, prev.reference.number)))
                 i += 1
                 continue
             if low_sec in REFERENCE_SECTIONS and REF_ITEM.match(line):
@@ -278,11 +287,11 @@ def parse_plain_text(
             flush_pending()
             i += 1
         flush_pending()
-    blocks = _merge_author_records(blocks)
+    blocks = merge_author_records(blocks)
     return Parsed(blocks=tuple(blocks), title=title)
 
 
-def _merge_author_records(blocks: list[Block]) -> list[Block]:
+def merge_author_records(blocks: list[Block]) -> list[Block]:
     """In author sections, one record per person: name, affiliation, e-mail, ORCID."""
     out: list[Block] = []
     current: list[str] = []

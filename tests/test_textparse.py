@@ -120,3 +120,21 @@ def test_is_boilerplate(line: str) -> None:
 @pytest.mark.parametrize("line", ["Clinical response: 24/27 patients (89%)", "References", "Abstract"])
 def test_content_is_not_boilerplate(line: str) -> None:
     assert not is_boilerplate(line)
+
+
+def test_wrapped_reference_lines_join_their_entry() -> None:
+    text = "Title\n\nReferences\n\n1. Smith J, Doe A. A long title. Gastro\nEnterology. 2021;1:2. doi: 10.1053/j.gastro.1\n2. Roe B. Other. J Med. 2020;3:4.\n"
+    refs = [b.reference for b in parse_plain_text(text).blocks if b.kind == "reference"]
+    assert [r.number for r in refs] == [1, 2]
+    assert refs[0].year == 2021 and refs[0].doi == "10.1053/j.gastro.1"
+
+
+def test_bare_doi_is_found() -> None:
+    assert parse_reference("Roe B. Other. J Med. 2020;3:4. 10.1234/abc.5", 1).doi == "10.1234/abc.5"
+
+
+def test_figure_caption_needs_punctuation_after_the_number() -> None:
+    p = parse_plain_text("Title\n\nResults\n\nFigure 1 shows the trend over time in all groups.\nFig. 2. Endoscopy.\n")
+    kinds = {b.text: b.kind for b in p.blocks}
+    assert kinds["Figure 1 shows the trend over time in all groups."] == "paragraph"
+    assert kinds["Fig. 2. Endoscopy."] == "caption"
