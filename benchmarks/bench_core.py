@@ -80,15 +80,20 @@ def main() -> None:
 
     assistant = Assistant.load(settings, embedder=embedder)
     questions = [q.question for q in FACT_QUESTIONS]
-    assistant.ask(questions[0])  # warm the sentence cache the same way for every run
-    latencies = []
+    passes = []
     for _ in range(args.runs):
+        latencies = []
         for q in questions:
             t = time.perf_counter()
             assistant.ask(q)
             latencies.append((time.perf_counter() - t) * 1000)
-    print(f"answer latency over {len(latencies)} answers: p50 {percentile(latencies, 0.5):.1f} ms, "
-          f"p95 {percentile(latencies, 0.95):.1f} ms, max {max(latencies):.1f} ms")
+        passes.append(latencies)
+    # The first pass embeds every candidate sentence; later passes find them in the sentence cache.
+    for name, lat in [("first pass (cold sentence cache)", passes[0]),
+                      ("later passes (warm cache)", [x for p in passes[1:] for x in p])]:
+        if lat:
+            print(f"answer latency, {name}, {len(lat)} answers: p50 {percentile(lat, 0.5):.1f} ms, "
+                  f"p95 {percentile(lat, 0.95):.1f} ms, max {max(lat):.1f} ms")
     print(f"peak memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

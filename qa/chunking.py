@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 from qa.textparse import reference_text, split_sentences
 from qa.types import Block, Chunk, Document
+
+
+# "[3]" or "[1, 2]" inside a document is the document's own reference marker. It becomes
+# "(ref. 3)" so that an answer quoting the sentence never shows a number that is not ours.
+_DOC_MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,–-]\s*\d{1,3})*)\]")
+
+
+def neutralise_markers(text: str) -> str:
+    """Rewrite bracketed numeric markers of a source text as '(ref. n)'."""
+    return _DOC_MARKER.sub(lambda m: f"(ref. {m.group(1)})", text)
 
 
 def _chunk_id(doc_id: str, section: str, text: str, ordinal: int) -> str:
@@ -56,6 +67,7 @@ def chunk_document(doc: Document, *, max_chars: int) -> list[Chunk]:
     pending: list[Block] = []
 
     def emit(text: str, block: Block) -> None:
+        text = neutralise_markers(text)
         chunks.append(Chunk(
             id=_chunk_id(doc.doc_id, block.section, text, len(chunks)),
             doc_id=doc.doc_id, text=text, section=block.section, kind=block.kind,

@@ -97,7 +97,7 @@ def mark_trailing_refs(line: str, max_ref: int = 99) -> str:
     return f"{head} (ref. {', '.join(str(n) for n in nums)})"
 
 
-REF_MARKER = re.compile(r"\s*\(ref\.\s*\d+(?:\s*,\s*\d+)*\)")
+REF_MARKER = re.compile(r"\s*\(ref\.\s*\d+(?:\s*[,–-]\s*\d+)*\)")
 
 
 def strip_ref_markers(text: str) -> str:

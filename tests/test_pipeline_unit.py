@@ -230,3 +230,10 @@ def test_hash_embedder_is_deterministic_and_normalised() -> None:
     e = HashEmbedder()
     v = e.embed(["upadacitinib", "upadacitinib", "ustekinumab"])
     assert np.allclose(v[0], v[1]) and np.isclose(np.linalg.norm(v[2]), 1.0)
+
+
+def test_document_citation_markers_are_neutralised() -> None:
+    from qa.chunking import neutralise_markers
+
+    assert neutralise_markers("Safe [1] [2, 3] [4–6] but [a] stays") == \
+        "Safe (ref. 1) (ref. 2, 3) (ref. 4–6) but [a] stays"
