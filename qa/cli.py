@@ -1,4 +1,4 @@
-"""`qa index | ask | status`: a thin command line over the public API."""
+"""`qa index | ask | status | serve | eval`: a thin command line over the public API."""
 
 from __future__ import annotations
 
@@ -62,6 +62,34 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _project_root():  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    import qa
+
+    return Path(qa.__file__).resolve().parent.parent
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import runpy
+
+    ui = _project_root() / "ui.py"
+    if not ui.exists():
+        raise QAError(f"No chat app at {ui}; run 'qa serve' from a source checkout")
+    sys.argv = [str(ui), *args.rest]
+    runpy.run_path(str(ui), run_name="__main__")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    sys.path.insert(0, str(_project_root()))
+    try:
+        from evals.runner import main as eval_main
+    except ImportError as exc:
+        raise QAError(f"Evaluation suite not found ({exc}); run 'qa eval' from a source checkout") from exc
+    return int(eval_main(args.rest))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qa", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,7 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.set_defaults(func=cmd_ask)
     sub.add_parser("status", help="what corpus and index are loaded").set_defaults(func=cmd_status)
-    args = parser.parse_args(argv)
+    sub.add_parser("serve", help="open the chat (options: 'qa serve --help')")
+    sub.add_parser("eval", help="run the evaluation sets (options: 'qa eval --help')")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("serve", "eval"):
+        # Their options belong to the chat app and the evaluation runner: pass them through untouched.
+        args = argparse.Namespace(func=cmd_serve if argv[0] == "serve" else cmd_eval, rest=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     try:
         return int(args.func(args))
     except QAError as exc:
