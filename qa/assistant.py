@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from qa import guardrail
@@ -15,9 +15,10 @@ from qa.compose import ExtractiveComposer
 from qa.config import Settings
 from qa.corpus import load_corpus
 from qa.embed import Embedder, make_embedder
+from qa.generate import GenerationReport, GenerativeComposer, as_chat_model, make_chat_model
 from qa.index import VectorIndex, check_index
-from qa.retrieve import HybridRetriever, tokenize
-from qa.types import Answer, QAError
+from qa.retrieve import HybridRetriever, Retrieval, tokenize
+from qa.types import Answer, CitedDraft, QAError
 
 ABSTAIN_TEXT = (
     "The corpus does not cover this question, so no answer is given. The indexed sources are about "
@@ -105,17 +106,25 @@ class Status:
 class Assistant:
     """Answers questions from the indexed corpus with verified citations and the FDA guardrail."""
 
-    def __init__(self, *, settings: Settings, index: VectorIndex, embedder: Embedder) -> None:
+    def __init__(self, *, settings: Settings, index: VectorIndex, embedder: Embedder, llm: Any = None) -> None:
+        """`llm`: a chat model for generated answers (an object with `name` and `stream(messages)`,
+        or a llama-index LLM); default: the one `settings.generator` names (none for 'extractive')."""
         self.settings = settings
         self.index = index
         self.embedder = embedder
         self.retriever = HybridRetriever(index, embedder, settings)
-        self.composer = ExtractiveComposer(
+        self.extractive = ExtractiveComposer(
             embedder,
             max_sentences=settings.max_answer_sentences,
             min_sentence_score=settings.min_sentence_score,
             min_relevance=settings.min_relevance,
         )
+        model = as_chat_model(llm) if llm is not None else make_chat_model(settings)
+        self.generative = None if model is None else GenerativeComposer(
+            model, self.extractive, max_sentences=settings.max_answer_sentences, timeout_s=settings.llm_timeout_s,
+        )
+        self.composer: ExtractiveComposer | GenerativeComposer = self.generative or self.extractive
+        self.last_generation: GenerationReport | None = None  # what the model did for the latest answer
         self.label_chunk = guardrail.find_label_chunk(index.chunks)
 
     @classmethod
@@ -125,6 +134,7 @@ class Assistant:
         *,
         embedder: Embedder | None = None,
         progress: Callable[[int, int], None] | None = None,
+        llm: Any = None,
     ) -> Assistant:
         """Open the index for the corpus; build it when missing or stale (if settings allow)."""
         settings = settings or Settings()
@@ -136,7 +146,7 @@ class Assistant:
             index = VectorIndex.build(settings, embedder, corpus=load_corpus(settings.corpus_dir), progress=progress)
         else:
             index = VectorIndex.load(settings, embedder)
-        return cls(settings=settings, index=index, embedder=embedder)
+        return cls(settings=settings, index=index, embedder=embedder, llm=llm)
 
     def status(self) -> Status:
         m = self.index.manifest
@@ -148,6 +158,27 @@ class Assistant:
 
     def ask(self, question: object, history: History | None = None) -> Answer:
         """Answer one question; `history` is the chat so far ([{'role','content'}, ...])."""
+        answer = None
+        for answer in self._answers(question, history, parts=False):
+            pass
+        assert answer is not None
+        return answer
+
+    def ask_stream(self, question: object, history: History | None = None) -> Iterator[Answer]:
+        """The answer as it grows: each yielded Answer is complete and guarded (FDA notice
+        included, first when prominent) and replaces the previous one; the last is the final answer
+        (what `ask` returns). Only verified sentences are ever in a yielded Answer.
+
+        With the extractive generator the sentences are known at once and the parts grow a
+        sentence at a time. With a language model a part is yielded each time a generated
+        sentence passes the citation check; when too little passes, the final Answer is the
+        extractive one with a note saying so (it replaces what was shown). Once a part had the
+        notice first, every later part has it first too. Errors in the question raise QAError
+        before anything is yielded.
+        """
+        return self._answers(question, history, parts=True)
+
+    def _answers(self, question: object, history: History | None, *, parts: bool) -> Iterator[Answer]:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         text = clean_question(question, max_chars=self.settings.max_question_chars)
@@ -157,21 +188,55 @@ class Assistant:
         retrieval = self.retriever.retrieve(query)
         timings["retrieve"] = (time.perf_counter() - t) * 1000
 
-        t = time.perf_counter()
-        draft = self.composer.compose(query, retrieval)
-        timings["compose"] = (time.perf_counter() - t) * 1000
+        if self.generative is None:
+            t = time.perf_counter()
+            draft = self.extractive.compose(query, retrieval)
+            timings["compose"] = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            cited = verify(draft, retrieval.hits)
+            timings["verify"] = (time.perf_counter() - t) * 1000
+            final = self._guard(text, context, cited, retrieval, timings, t0)
+            for k in range(1, len(cited.sentences) if parts else 0):
+                yield self._guard(text, context, _prefix(cited, k), retrieval, dict(timings), t0,
+                                  force_prominent=final.prominent)
+            yield final
+            return
 
         t = time.perf_counter()
-        cited = verify(draft, retrieval.hits)
-        timings["verify"] = (time.perf_counter() - t) * 1000
+        prominent = False
+        self.last_generation = None
+        for step in self.generative.steps(_TAG.sub(" ", text), retrieval, context=context, query=query):
+            if not step.final:
+                if not parts:
+                    continue
+                part = self._guard(text, context, step.draft, retrieval, dict(timings), t0, force_prominent=prominent)
+                prominent = prominent or part.prominent
+                yield part
+                continue
+            timings["generate"] = (time.perf_counter() - t) * 1000
+            self.last_generation = step.report
+            yield self._guard(text, context, step.draft, retrieval, timings, t0, force_prominent=prominent)
 
+    def _guard(
+        self, question: str, context: str, cited: CitedDraft, retrieval: Retrieval, timings: dict[str, float],
+        t0: float, *, force_prominent: bool = False,
+    ) -> Answer:
         t = time.perf_counter()
         timings["total"] = (time.perf_counter() - t0) * 1000
         answer = guardrail.apply(
-            question=text, context=context, draft=cited, label_chunk=self.label_chunk,
+            question=question, context=context, draft=cited, label_chunk=self.label_chunk,
             abstain_text=ABSTAIN_TEXT, timings_ms=timings,
             retrieved=tuple((h.chunk.id, h.score) for h in retrieval.hits),
+            force_prominent=force_prominent, generator=self.composer.name,
         )
         timings["guardrail"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - t0) * 1000
         return answer
+
+
+def _prefix(cited: CitedDraft, k: int) -> CitedDraft:
+    """The first k sentences of a verified draft, with only the citations they use (numbers kept)."""
+    sentences = cited.sentences[:k]
+    used = {n for s in sentences for n in s.numbers}
+    return replace(cited, sentences=sentences, citations=tuple(c for c in cited.citations if c.number in used),
+                   note="")

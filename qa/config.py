@@ -45,7 +45,37 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted; longer ones get an error.")
     auto_rebuild: bool = Field(True, description="Rebuild a missing or stale index on load instead of failing.")
-    generator: Literal["extractive"] = Field("extractive", description="Answer composer.")
+    generator: Literal["extractive", "openai-compatible", "llama-cpp"] = Field(
+        "extractive",
+        description="Answer composer. 'extractive': sentences quoted from the retrieved passages (no model); "
+        "'openai-compatible': a chat model behind an OpenAI-compatible HTTP API (vLLM, Ollama, llama.cpp "
+        "server, hosted APIs; see llm_base_url); 'llama-cpp': a local GGUF file through llama-cpp-python "
+        "(the optional 'llm' extra; see llm_model_path). Generated sentences are verified against the "
+        "passages they cite; when too few survive, the answer falls back to 'extractive' and says so.",
+    )
+    llm_base_url: str = Field(
+        "http://127.0.0.1:8080/v1",
+        description="Base URL of the OpenAI-compatible API, including '/v1' (llama.cpp server :8080/v1, "
+        "vLLM :8000/v1, Ollama :11434/v1). Used when generator='openai-compatible'.",
+    )
+    llm_model: str = Field(
+        "", description="Model name sent to the API; empty: the first model the server lists at /models."
+    )
+    llm_api_key_env: str = Field(
+        "QA_LLM_API_KEY",
+        description="Name of the environment variable that holds the API key (the key itself is never a "
+        "setting); unset or empty: no Authorization header (local servers).",
+    )
+    llm_model_path: Path | None = Field(
+        None, description="GGUF file for generator='llama-cpp' (needs the 'llm' extra: llama-cpp-python)."
+    )
+    llm_context_tokens: int = Field(4096, ge=512, le=131072, description="Context window for generator='llama-cpp'.")
+    llm_max_tokens: int = Field(400, ge=16, le=8192, description="Most tokens the model may generate per answer.")
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature (0: greedy, repeatable).")
+    llm_timeout_s: float = Field(
+        60.0, gt=0, le=3600,
+        description="Longest wait for the model's whole answer; past it the answer falls back to 'extractive'.",
+    )
 
     def fingerprint(self) -> str:
         """Hash of the settings that change what is indexed (embedder and chunking)."""

@@ -7,6 +7,8 @@ attached unconditionally, and detection only decides whether it comes first (pro
 
 from __future__ import annotations
 
+import re
+
 from qa.drugs import concerns_jak_combination
 from qa.types import FDA_NOTICE_ID, Answer, Chunk, Citation, CitedDraft, DocMeta, SafetyNotice
 
@@ -69,12 +71,19 @@ def apply(
     abstain_text: str,
     timings_ms: dict[str, float],
     retrieved: tuple[tuple[str, float], ...] = (),
+    force_prominent: bool = False,
+    generator: str = "",
 ) -> Answer:
-    """Attach the FDA notice (prominent when the combination is at issue) and build the Answer."""
+    """Attach the FDA notice (prominent when the combination is at issue) and build the Answer.
+
+    `force_prominent` can only raise the notice to the top (a streamed answer keeps it there once
+    an earlier part put it there); nothing can lower it. `draft.note` is shown as its own line
+    after the body, never in place of the notice.
+    """
     answer_text = " ".join(s.text for s in draft.sentences)
     hit_q, reasons_q = concerns_jak_combination(f"{context}\n{question}")
     hit_a, reasons_a = concerns_jak_combination(answer_text)
-    prominent = hit_q or hit_a
+    prominent = hit_q or hit_a or force_prominent
     reasons = tuple(dict.fromkeys([*(f"question: {r}" for r in reasons_q), *(f"answer: {r}" for r in reasons_a)]))
 
     citations = list(draft.citations)
@@ -91,6 +100,10 @@ def apply(
         reasons=reasons,
     )
     body = _body(draft, abstain_text)
+    note = " ".join(draft.note.split())
+    if note:
+        shown = re.sub(r"([\\`*_\[\]<>#])", r"\\\1", note)  # plain text inside the italics
+        body = f"{body}\n\n_Note: {shown}_"
     if prominent:
         text = f"{notice.render()}\n\n{body}"
     else:
@@ -106,4 +119,6 @@ def apply(
         abstained=draft.abstained,
         timings_ms=timings_ms,
         retrieved=retrieved,
+        note=note,
+        generator=generator,
     )

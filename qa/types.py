@@ -113,15 +113,24 @@ class Hit:
 
 @dataclass(frozen=True)
 class Claim:
-    """One answer sentence built only from text of one retrieved chunk.
+    """One answer sentence and the retrieved chunk(s) it rests on.
 
-    `fragments` are verbatim pieces of the chunk (e.g. a list lead-in and one item);
-    the cite stage checks each against the chunk before numbering it.
+    Quoted claims (the extractive composer): `fragments` are verbatim pieces of the chunk
+    (e.g. a list lead-in and one item); the cite stage checks each against the chunk.
+    Generated claims (`quoted=False`, from a language model): one paraphrased sentence in
+    `fragments`, citing `chunk_id` and `more_chunk_ids`; the cite stage checks that the cited
+    passages hold most of its content words and all of its numbers.
     """
 
     fragments: tuple[str, ...]
     chunk_id: str
     score: float = 0.0
+    quoted: bool = True
+    more_chunk_ids: tuple[str, ...] = ()
+
+    @property
+    def chunk_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((self.chunk_id, *self.more_chunk_ids)))
 
     @property
     def text(self) -> str:
@@ -200,6 +209,7 @@ class CitedDraft:
     abstained: bool
     dropped: int = 0
     reason: str = ""
+    note: str = ""  # shown to the reader under the answer (e.g. 'fell back to quoting the sources')
 
 
 @dataclass(frozen=True)
@@ -238,6 +248,8 @@ class Answer:
     abstained: bool
     timings_ms: dict[str, float] = field(default_factory=dict)
     retrieved: tuple[tuple[str, float], ...] = ()
+    note: str = ""  # e.g. why a generated answer fell back to quoting the sources
+    generator: str = ""  # the composer that wrote the body ('extractive', 'openai-compatible:<model>', ...)
 
     def __post_init__(self) -> None:
         # The safety promise as an invariant: no Answer exists without the FDA notice.
@@ -257,6 +269,8 @@ class Answer:
             "abstained": self.abstained,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "retrieved": [{"chunk_id": cid, "score": round(s, 4)} for cid, s in self.retrieved],
+            "note": self.note,
+            "generator": self.generator,
         }
 
     def to_markdown(self) -> str:
