@@ -1,0 +1,203 @@
+"""The chat page in a real browser: Debian's chromium driven by Playwright (never `playwright install`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # ui.py is a script at the repository root, not part of the package
+    sys.path.insert(0, str(ROOT))
+import ui  # noqa: E402
+
+pytestmark = [
+    pytest.mark.slow,
+    # Gradio 6.31's queue calls pandas APIs that pandas 3 deprecates: not ours to fix.
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated:DeprecationWarning"),
+]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+COMBINATION = "Can upadacitinib be combined with ustekinumab?"
+FOLLOW_UP = "Is it safe?"
+TIMEOUT_MS = 30_000
+
+BOT = "#chat [data-testid='bot']"
+USER = "#chat [data-testid='user']"
+# Done when the chat holds `n` answers and no event is running (Gradio's tracker is hidden again).
+ANSWERS_DONE = """n => {
+  const bots = document.querySelectorAll("#chat [data-testid='bot']").length;
+  const tracker = document.querySelector("#chat [data-testid='status-tracker']");
+  return bots >= n && (!tracker || tracker.classList.contains('hide'));
+}"""
+# Records the text of the first answer chunk the page shows.
+WATCH_FIRST_CHUNK = """() => {
+  window.__firstChunk = null;
+  const chat = document.querySelector('#chat');
+  new MutationObserver(() => {
+    const bot = chat.querySelector("[data-testid='bot']");
+    if (window.__firstChunk === null && bot && bot.innerText.trim()) window.__firstChunk = bot.innerText;
+  }).observe(chat, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(real_assistant, tmp_path_factory):
+    """The app (answers streamed with the default pacing) on 127.0.0.1, started once for the module."""
+    feedback = tmp_path_factory.mktemp("browser-feedback") / "feedback.jsonl"
+    app = ui.build_app(real_assistant, feedback_path=feedback, export_dir=tmp_path_factory.mktemp("exports"))
+    port = free_port()
+    ui.launch(app, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield {"url": f"http://127.0.0.1:{port}/", "feedback": feedback}
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture()
+def page(browser, server):
+    """A fresh page (its own Gradio session) with the chat loaded; fails the test on page errors."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server["url"], wait_until="load")  # never "networkidle": Gradio keeps a connection open
+    page.locator("#question textarea").wait_for()
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+def ask(page, question: str, answers: int) -> str:  # type: ignore[no-untyped-def]
+    """Type a question, press Enter, wait until the chat shows `answers` answers; the last one's text."""
+    box = page.locator("#question textarea")
+    box.fill(question)
+    box.press("Enter")
+    page.wait_for_function(ANSWERS_DONE, arg=answers)
+    return page.locator(BOT).nth(answers - 1).inner_text()
+
+
+def save_screenshot(page, tmp_path: Path, name: str) -> Path:  # type: ignore[no-untyped-def]
+    path = tmp_path / name
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("QA_SCREENSHOT_DIR"):
+        target = Path(os.environ["QA_SCREENSHOT_DIR"])
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target / name)
+    return path
+
+
+def test_combination_question(page, server, real_assistant, tmp_path: Path) -> None:
+    banner = page.locator("#fda-banner")
+    assert banner.is_visible()
+    assert "not recommended for use in combination with other JAK inhibitors" in banner.inner_text()
+    assert "documents" in page.locator("#status-line").inner_text()
+
+    page.evaluate(WATCH_FIRST_CHUNK)
+    text = ask(page, COMBINATION, answers=1)
+    expected = real_assistant.ask(COMBINATION)
+
+    # The notice leads the answer, from the very first chunk shown.
+    first_chunk = page.evaluate("window.__firstChunk")
+    assert first_chunk and "FDA labeling restriction" in first_chunk.split("\n")[0]
+    notice = page.locator(f"{BOT} blockquote").first
+    assert notice.is_visible() and "FDA labeling restriction" in notice.inner_text()
+    assert text.index("FDA labeling restriction") < text.index("Answer.")
+
+    # Every [n] in the answer is a numbered source in the panel, with its passage.
+    cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", text)})
+    assert cited == [c.number for c in expected.citations]
+    sources = page.locator("#sources-panel")
+    panel = sources.inner_text()
+    for citation in expected.citations:
+        assert f"[{citation.number}] {citation.chunk.meta.title}" in panel
+        first_line = next(line for line in citation.chunk.text.splitlines() if line.strip())
+        assert " ".join(first_line.split())[:60] in " ".join(panel.split())
+    assert sources.locator("blockquote").count() == len(expected.citations)
+    assert sources.locator("a[href='https://www.rxabbvie.com/pdf/rinvoq_pi.pdf']").count() >= 1
+
+    shot = save_screenshot(page, tmp_path, "chat-combination.png")
+    assert shot.stat().st_size > 10_000
+
+    # Export: the Markdown download is the answer with its sources.
+    with page.expect_download() as download:
+        page.locator("#download-md").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.read_text(encoding="utf-8") == ui.export_markdown(expected)
+
+    # Thumbs up on the answer: one JSON line in the feedback file.
+    path: Path = server["feedback"]
+    before = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    page.locator("#chat button[aria-label='Like']").first.click()
+    page.wait_for_function("() => document.querySelector('#feedback-note').innerText.includes('saved')")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(before) + 1
+    record = json.loads(lines[-1])
+    assert record["vote"] == "up" and record["question"] == COMBINATION and record["answer"] == expected.text
+
+
+def test_script_in_the_question_is_shown_not_run(page, tmp_path: Path) -> None:
+    payload = ('<script>window.__xssScript = 1</script><img src=x onerror="window.__xssImg = 1"> '
+               '*upadacitinib* with ustekinumab?')
+    text = ask(page, payload, answers=1)
+    assert "FDA labeling restriction" in text
+    assert page.evaluate("[typeof window.__xssScript, typeof window.__xssImg]") == ["undefined", "undefined"]
+    bubble = page.locator(USER).first
+    assert bubble.inner_text().strip() == payload  # shown literally, markup and all
+    assert page.locator("#chat script").count() == 0
+    assert page.locator("#chat img[src='x']").count() == 0
+    assert page.locator(f"{USER} em").count() == 0
+    save_screenshot(page, tmp_path, "chat-script-payload.png")
+
+
+def test_example_follow_up_errors_and_clear(page, real_assistant) -> None:
+    page.locator("button", has_text=COMBINATION).first.click()  # an example question
+    page.wait_for_function(ANSWERS_DONE, arg=1)
+    assert page.locator(USER).first.inner_text().strip() == COMBINATION
+
+    follow_up = ask(page, FOLLOW_UP, answers=2)  # read with the previous question
+    history = [{"role": "user", "content": COMBINATION},
+               {"role": "assistant", "content": real_assistant.ask(COMBINATION).text}]
+    expected = real_assistant.ask(FOLLOW_UP, history)
+    assert expected.prominent and not expected.abstained
+    assert follow_up.lstrip().startswith("⚠") and "FDA labeling restriction" in follow_up.split("\n")[0]
+
+    error = ask(page, "   ", answers=3)
+    assert "The question is empty" in error and "Traceback" not in error
+
+    page.locator("#clear-button").click()
+    page.wait_for_function("() => document.querySelectorAll(\"#chat [data-testid='bot']\").length === 0")
+    assert "appear here" in page.locator("#sources-panel").inner_text()
+    alone = ask(page, FOLLOW_UP, answers=1)  # no history any more
+    assert "does not cover this question" in alone

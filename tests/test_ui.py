@@ -1,0 +1,392 @@
+"""The Gradio chat (ui.py): pure helpers, and the running app driven through gradio_client."""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import re
+import socket
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qa import QAError
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # ui.py is a script at the repository root, not part of the package
+    sys.path.insert(0, str(ROOT))
+import ui  # noqa: E402
+
+pytestmark = [
+    pytest.mark.slow,
+    # Gradio 6.31's queue calls pandas APIs that pandas 3 deprecates: not ours to fix.
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated:DeprecationWarning"),
+]
+
+COMBINATION = "Can upadacitinib be combined with ustekinumab?"
+FOLLOW_UP = "Is it safe?"  # means nothing alone; after COMBINATION it is about the combination
+OFF_TOPIC = "What is the weather in Paris?"
+WITH_DOI = "Which references report dual targeted therapy?"
+NOTICE_START = "> **⚠️ FDA labeling restriction"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def assistant_turns(chat: list[dict]) -> list[str]:
+    """Texts of the assistant messages in a chatbot value as gradio_client returns it."""
+    return [text_of(m) for m in chat if m["role"] == "assistant"]
+
+
+def text_of(message: dict) -> str:
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def assistant(real_assistant):
+    """The real pipeline (MiniLM + FAISS, index in a temp dir), loaded once for the session."""
+    return real_assistant
+
+
+@pytest.fixture(scope="module")
+def answer_to(assistant):
+    """assistant.ask for a first question, memoised (answers are deterministic)."""
+    return functools.lru_cache(maxsize=None)(assistant.ask)
+
+
+@pytest.fixture(scope="module")
+def server(assistant, tmp_path_factory):
+    """The app on 127.0.0.1 with a free port, started once for the module."""
+    feedback = tmp_path_factory.mktemp("feedback") / "feedback.jsonl"
+    app = ui.build_app(assistant, feedback_path=feedback, stream_delay=0.0,
+                       export_dir=tmp_path_factory.mktemp("exports"))
+    port = free_port()
+    ui.launch(app, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield {"url": f"http://127.0.0.1:{port}/", "feedback": feedback}
+    finally:
+        app.close()
+
+
+@pytest.fixture()
+def client(server):
+    """A fresh client: its own session, so its own conversation."""
+    from gradio_client import Client
+
+    return Client(server["url"], verbose=False, download_files=str(Path(server["feedback"]).parent / "dl"))
+
+
+def file_of(output) -> Path:  # type: ignore[no-untyped-def]
+    """A DownloadButton output: the client gets an update with the downloaded file's path."""
+    return Path(output["value"] if isinstance(output, dict) else output)
+
+
+def ask(client, question: str):  # type: ignore[no-untyped-def]
+    """All streamed outputs of one question: (textbox, chatbot, sources, download md, download json)."""
+    job = client.submit(question, api_name="/ask")
+    outputs = list(job)
+    final = job.result()
+    if not outputs or outputs[-1] != final:
+        outputs.append(final)
+    return outputs
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def test_escape_text_neutralises_html_and_markdown() -> None:
+    payload = '<script>alert(1)</script><img src=x onerror="alert(2)"> *bold* [x](javascript:alert(3)) # h'
+    out = ui.escape_text(payload)
+    assert "<" not in out and ">" not in out
+    assert "&lt;script&gt;" in out and "&lt;img src\\=x onerror\\=" in out
+    assert "\\*bold\\*" in out and "\\[x\\]\\(javascript:alert\\(3\\)\\)" in out and "\\# h" in out
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\([\\`*_{}\[\]()#+\-.!|~$=])", r"\1", html.unescape(text))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text())
+def test_escape_text_is_lossless(text: str) -> None:
+    assert _unescape(ui.escape_text(text)) == text
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=60))
+def test_escaped_text_renders_as_itself(text: str) -> None:
+    """Rendered by a CommonMark renderer, escaped text is one paragraph showing exactly what was typed."""
+    markdown_it = pytest.importorskip("markdown_it")
+    rendered = markdown_it.MarkdownIt("commonmark").render(ui.escape_text(text)).strip()
+    assert rendered.startswith("<p>") and rendered.endswith("</p>")
+    inner = rendered[3:-4]
+    assert "<" not in inner  # no element of any kind: only text
+    assert html.unescape(inner) == text
+
+
+def test_user_bubble_shortens_long_questions() -> None:
+    assert ui.user_bubble("  a < b  ") == "a &lt; b"
+    long = "upadacitinib " * 300
+    bubble = ui.user_bubble(long, limit=100)
+    assert len(bubble) < 200 and bubble.endswith(f"(shortened; {len(long):,} characters)")
+
+
+def test_stream_chunks_grow_to_the_answer_and_start_with_the_notice(answer_to) -> None:
+    answer = answer_to(COMBINATION)
+    chunks = list(ui.stream_chunks(answer.text))
+    assert len(chunks) >= 3
+    assert chunks[0].startswith(NOTICE_START) and "\n" not in chunks[0]
+    assert chunks[-1] == answer.text
+    assert all(b.startswith(a) and len(b) > len(a) for a, b in zip(chunks, chunks[1:]))
+
+
+def test_stream_chunks_of_text_without_paragraphs() -> None:
+    assert list(ui.stream_chunks("one line")) == ["one line"]
+    assert list(ui.stream_chunks("a\n\nb\nc")) == ["a", "a\n\nb", "a\n\nb\nc"]
+    assert list(ui.stream_chunks("a\n\n\nb\n\n- c\n")) == ["a", "a\n\n\nb", "a\n\n\nb\n\n- c", "a\n\n\nb\n\n- c\n"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet="ab -*>\n"))
+def test_stream_chunks_are_growing_prefixes(text: str) -> None:
+    chunks = list(ui.stream_chunks(text))
+    assert chunks[0] == text.partition("\n\n")[0] and chunks[-1] == text
+    assert all(text.startswith(c) for c in chunks)
+    assert all(len(a) < len(b) for a, b in zip(chunks, chunks[1:]))
+
+
+def test_render_sources_lists_every_citation_with_its_passage(answer_to) -> None:
+    answer = answer_to(COMBINATION)
+    panel = ui.render_sources(answer)
+    assert panel.startswith("**Sources for:** ")
+    positions = [panel.index(c.to_markdown()) for c in answer.citations]
+    assert positions == sorted(positions)  # numbered in order
+    for citation in answer.citations:
+        first_line = next(line for line in citation.chunk.text.splitlines() if line.strip())
+        assert f"> {ui.escape_text(first_line)}" in panel
+    label = next(c for c in answer.citations if "RINVOQ" in c.chunk.meta.title)
+    assert label.chunk.meta.url in panel
+
+
+def test_render_sources_links_dois(answer_to) -> None:
+    answer = answer_to(WITH_DOI)
+    dois = [c.to_dict()["doi"] for c in answer.citations if c.to_dict()["doi"]]
+    assert dois, "expected a cited reference with a DOI"
+    panel = ui.render_sources(answer)
+    for doi in dois:
+        assert f"<https://doi.org/{doi}>" in panel
+
+
+def test_render_sources_escapes_the_question(answer_to) -> None:
+    answer = answer_to("<b>upadacitinib</b> with ustekinumab?")
+    assert "<b>" not in ui.render_sources(answer)
+
+
+def test_exports_use_the_answer_formats(answer_to) -> None:
+    answer = answer_to(COMBINATION)
+    md = ui.export_markdown(answer)
+    assert md.startswith(f"**Question.** {ui.escape_text(COMBINATION)}") and md.endswith(answer.to_markdown())
+    assert json.loads(ui.export_json(answer)) == json.loads(json.dumps(answer.to_dict()))
+
+
+def test_error_message_is_friendly() -> None:
+    assert ui.error_message(QAError("The question is <empty>")) == "⚠️ The question is &lt;empty&gt;"
+    shown = ui.error_message(RuntimeError("/secret/path.py line 3"))
+    assert "secret" not in shown and "went wrong" in shown
+
+
+@pytest.mark.parametrize(("liked", "vote"), [(True, "up"), (False, "down"), ("", "cleared"), (None, "cleared"),
+                                             ("Inaccurate", "inaccurate")])
+def test_vote_name(liked, vote) -> None:  # type: ignore[no-untyped-def]
+    assert ui.vote_name(liked) == vote
+
+
+def test_feedback_record_and_append_jsonl(answer_to, tmp_path: Path) -> None:
+    answer = answer_to(COMBINATION)
+    record = ui.feedback_record(answer, "up", message_index=1)
+    assert datetime.fromisoformat(record["timestamp"]).tzinfo is not None
+    assert record["question"] == COMBINATION and record["answer"] == answer.text and record["vote"] == "up"
+    assert record["citations"] == [c.to_dict() for c in answer.citations]
+    path = tmp_path / "new" / "feedback.jsonl"
+    ui.append_jsonl(path, record)
+    ui.append_jsonl(path, ui.feedback_record(answer, "down"))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["vote"] for line in lines] == ["up", "down"]
+
+
+def test_conversation_answer_at(answer_to) -> None:
+    conv = ui.Conversation()
+    assert conv.answer_at(-1) is None
+    first, second = answer_to(COMBINATION), answer_to(OFF_TOPIC)
+    conv.answers = {1: first, 3: second}
+    assert conv.answer_at(None) == (3, second) and conv.answer_at(-1) == (3, second)
+    assert conv.answer_at(1) == (1, first) and conv.answer_at(2) is None
+
+
+def test_banner_states_the_guardrails_notice(answer_to) -> None:
+    """ui.py repeats the guardrail's notice text (qa does not export it): keep them equal."""
+    plain = answer_to(OFF_TOPIC)
+    assert not plain.prominent and plain.safety[0].text == ui.FDA_NOTICE
+    assert answer_to(COMBINATION).safety[0].text.startswith(ui.FDA_NOTICE)
+    assert ui.FDA_NOTICE in ui.BANNER
+
+
+# --------------------------------------------------------------------------- the running app
+
+
+def test_api_endpoints(client) -> None:
+    named = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert {"/ask", "/clear", "/feedback"} <= set(named)
+
+
+def test_page_shows_banner_and_status(server, assistant) -> None:
+    import httpx
+
+    config = httpx.get(server["url"] + "config", timeout=10).json()
+    values = [c.get("props", {}).get("value") for c in config["components"]]
+    texts = [v for v in values if isinstance(v, str)]
+    assert any(ui.FDA_NOTICE in t for t in texts), "the FDA banner is missing from the page"
+    assert any(ui.escape_text(assistant.status().line()) in t for t in texts), "the status line is missing"
+
+
+def test_combination_answer_streams_with_notice_first(client, answer_to) -> None:
+    outputs = ask(client, COMBINATION)
+    expected = answer_to(COMBINATION)
+    assert expected.prominent
+    partials = list(dict.fromkeys(assistant_turns(out[1])[-1] for out in outputs if assistant_turns(out[1])))
+    assert len(partials) >= 3, "the answer should stream in several chunks"
+    assert all(p.startswith(NOTICE_START) for p in partials), "every chunk, the first too, starts with the notice"
+    assert all(len(a) < len(b) for a, b in zip(partials, partials[1:])), "the answer only grows"
+    textbox, chat, sources, md_file, json_file = outputs[-1]
+    assert textbox == ""
+    assert [m["role"] for m in chat] == ["user", "assistant"]
+    assert text_of(chat[0]) == ui.escape_text(COMBINATION)
+    assert text_of(chat[1]) == expected.text
+
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", expected.text)}
+    assert cited == {c.number for c in expected.citations}
+    assert sources == ui.render_sources(expected)
+    for citation in expected.citations:
+        assert citation.to_markdown() in sources
+    assert "Limitations of Use" in sources
+
+    assert file_of(md_file).read_text(encoding="utf-8") == ui.export_markdown(expected)
+    exported = json.loads(file_of(json_file).read_text(encoding="utf-8"))
+    assert exported["text"] == expected.text and exported["question"] == COMBINATION
+    assert [c["n"] for c in exported["citations"]] == [c.number for c in expected.citations]
+
+
+def test_off_topic_answer_keeps_the_notice_at_the_end(client) -> None:
+    chat = ask(client, OFF_TOPIC)[-1][1]
+    answer = assistant_turns(chat)[-1]
+    assert not answer.startswith(NOTICE_START)
+    assert "does not cover this question" in answer and ui.FDA_NOTICE in answer
+
+
+def test_follow_up_uses_the_conversation(client, assistant, answer_to) -> None:
+    first = ask(client, COMBINATION)[-1][1]
+    chat = ask(client, FOLLOW_UP)[-1][1]
+    assert len(chat) == 4
+    history = [{"role": "user", "content": COMBINATION}, {"role": "assistant", "content": text_of(first[1])}]
+    with_history = assistant.ask(FOLLOW_UP, history)
+    alone = answer_to(FOLLOW_UP)
+    assert with_history.text != alone.text  # the check below can tell them apart
+    assert text_of(chat[3]) == with_history.text
+    assert text_of(chat[3]).startswith(NOTICE_START)
+
+
+def test_clear_starts_a_new_conversation(client, answer_to) -> None:
+    ask(client, COMBINATION)
+    cleared = client.predict(api_name="/clear")
+    assert cleared[1] == [] and cleared[2] == ui.SOURCES_PLACEHOLDER
+    chat = ask(client, FOLLOW_UP)[-1][1]
+    assert len(chat) == 2 and text_of(chat[1]) == answer_to(FOLLOW_UP).text
+
+
+@pytest.mark.parametrize(("question", "shown", "expected"), [
+    ("", None, "The question is empty"),
+    ("   ", None, "The question is empty"),
+    ("upadacitinib " * 400, "characters)", "the limit is 2,000"),
+])
+def test_errors_are_friendly_messages(client, question, shown, expected) -> None:  # type: ignore[no-untyped-def]
+    chat = ask(client, question)[-1][1]
+    reply = text_of(chat[-1])
+    assert chat[-1]["role"] == "assistant" and reply.startswith("⚠️ ") and expected in reply
+    assert "Traceback" not in reply and "File \"" not in reply
+    if shown is None:
+        assert len(chat) == 1  # no empty user bubble
+    else:
+        assert text_of(chat[0]).endswith(shown)
+    # a failed question is not history: the next question is answered on its own
+    assert "Traceback" not in json.dumps(chat)
+
+
+def test_html_in_the_question_is_escaped(client) -> None:
+    payload = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2"> upadacitinib with ustekinumab?'
+    chat = ask(client, payload)[-1][1]
+    bubble = text_of(chat[0])
+    assert "<script" not in bubble and "<img" not in bubble
+    assert "&lt;script&gt;" in bubble and "&lt;img src\\=x" in bubble
+    assert assistant_turns(chat)[-1].startswith(NOTICE_START)
+
+
+def test_feedback_is_appended_as_json_lines(client, server, answer_to) -> None:
+    path: Path = server["feedback"]
+    before = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    ask(client, COMBINATION)
+    note = client.predict("down", -1, api_name="/feedback")
+    assert "saved" in note
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(before) + 1
+    record = json.loads(lines[-1])
+    expected = answer_to(COMBINATION)
+    assert record["vote"] == "down" and record["question"] == COMBINATION
+    assert record["answer"] == expected.text and record["message_index"] == 1
+    assert record["citations"] == json.loads(json.dumps([c.to_dict() for c in expected.citations]))
+    assert datetime.fromisoformat(record["timestamp"])
+
+
+def test_feedback_without_an_answer_writes_nothing(client, server) -> None:
+    path: Path = server["feedback"]
+    before = path.read_text(encoding="utf-8") if path.exists() else ""
+    assert "answers only" in client.predict("up", -1, api_name="/feedback")
+    assert (path.read_text(encoding="utf-8") if path.exists() else "") == before
+
+
+class AskOnly:
+    """An assistant with `ask` and `status` only (no `ask_stream`): the UI streams the answer itself."""
+
+    def __init__(self, assistant) -> None:  # type: ignore[no-untyped-def]
+        self.ask, self.status = assistant.ask, assistant.status
+
+
+def test_streams_answers_of_an_assistant_without_ask_stream(assistant, answer_to, tmp_path: Path) -> None:
+    from gradio_client import Client
+
+    app = ui.build_app(AskOnly(assistant),  # type: ignore[arg-type]
+                       feedback_path=tmp_path / "f.jsonl", stream_delay=0.0, export_dir=tmp_path / "exports")
+    port = free_port()
+    ui.launch(app, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=str(tmp_path / "dl"))
+        outputs = ask(client, COMBINATION)
+    finally:
+        app.close()
+    partials = list(dict.fromkeys(assistant_turns(out[1])[-1] for out in outputs if assistant_turns(out[1])))
+    assert partials == list(ui.stream_chunks(answer_to(COMBINATION).text))
+    assert partials[0].startswith(NOTICE_START) and len(partials) >= 3
