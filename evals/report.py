@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import math
 from pathlib import Path
 from typing import Any
@@ -353,10 +354,20 @@ def write_report(report: dict[str, Any], folder: Path | str) -> dict[str, str]:
     files = {"folder": str(folder), "json": str(folder / "report.json"), "markdown": str(folder / "report.md"),
              "html": str(folder / "report.html")}
     report["files"] = files
-    Path(files["json"]).write_text(json.dumps(report, ensure_ascii=False, indent=1, allow_nan=False), encoding="utf-8")
-    Path(files["markdown"]).write_text(to_markdown(report), encoding="utf-8")
-    Path(files["html"]).write_text(to_html(report), encoding="utf-8")
+    _write_atomic(Path(files["json"]), json.dumps(report, ensure_ascii=False, indent=1, allow_nan=False))
+    _write_atomic(Path(files["markdown"]), to_markdown(report))
+    _write_atomic(Path(files["html"]), to_html(report))
     return files
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write then rename, so a killed run never leaves half a report."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 # -- compare ---------------------------------------------------------------------------------------

@@ -168,7 +168,7 @@ def load_corpus(corpus_dir: Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Co
             problems.append(Problem(rel, "empty file"))
             continue
         if size > max_file_bytes:
-            problems.append(Problem(rel, f"{size / 1e6:.1f} MB is over the {max_file_bytes / 1e6:.0f} MB limit"))
+            problems.append(Problem(rel, f"{size / 2**20:.1f} MB is over the {max_file_bytes / 2**20:.0f} MB limit"))
             continue
         data = path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()

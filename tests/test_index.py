@@ -111,3 +111,12 @@ def test_empty_corpus_is_a_clear_error(tmp_path) -> None:
         VectorIndex.build(s, HashEmbedder())
     with pytest.raises(QAError, match="No corpus folder"):
         VectorIndex.build(s.model_copy(update={"corpus_dir": tmp_path / "nope"}), HashEmbedder())
+
+
+def test_oversized_file_is_reported_and_skipped(settings: Settings) -> None:
+    big = settings.corpus_dir / "huge.txt"
+    with big.open("wb") as f:  # a sparse 50 MB file: the size check comes before any read
+        f.truncate(50 * 1024 * 1024)
+    index = VectorIndex.build(settings, HashEmbedder())
+    assert any(p.startswith("huge.txt: 50.0 MB is over the 25 MB limit") for p in index.manifest["problems"])
+    assert len(index.manifest["documents"]) == 3
