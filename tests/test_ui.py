@@ -22,12 +22,7 @@ if str(ROOT) not in sys.path:  # ui.py is a script at the repository root, not p
     sys.path.insert(0, str(ROOT))
 import ui  # noqa: E402
 
-pytestmark = [
-    pytest.mark.slow,
-    # Gradio 6.31's queue calls pandas APIs that pandas 3 deprecates: not ours to fix.
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated:DeprecationWarning"),
-]
+pytestmark = pytest.mark.slow
 
 COMBINATION = "Can upadacitinib be combined with ustekinumab?"
 FOLLOW_UP = "Is it safe?"  # means nothing alone; after COMBINATION it is about the combination
