@@ -36,17 +36,12 @@ from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from qa import Answer, Assistant, QAError  # noqa: E402
+from qa import FDA_NOTICE_TEXT, Answer, Assistant, QAError  # noqa: E402
 
 log = logging.getLogger("qa.ui")
 
 TITLE = "Crohn's disease therapy Q&A: upadacitinib and biologics"
-# The guardrail's notice, word for word (qa does not export it; tests check it still matches).
-FDA_NOTICE = (
-    "FDA labeling restriction: upadacitinib (RINVOQ) is not recommended for use in combination with "
-    "other JAK inhibitors, biological therapies for Crohn's disease, or with potent immunosuppressants "
-    "such as azathioprine and cyclosporine."
-)
+FDA_NOTICE = FDA_NOTICE_TEXT  # the guardrail's notice, word for word
 BANNER = (
     f"### ⚠️ {FDA_NOTICE}\n\n"
     "Combining upadacitinib with a biologic is off-label. Answers rest only on the indexed "

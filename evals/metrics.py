@@ -23,9 +23,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# The id of the FDA combination notice on every Answer. The qa package does not export this
-# constant, so it is repeated here (see the report to the owner).
-FDA_NOTICE_ID = "fda-upadacitinib-combination"
+from qa import FDA_NOTICE_ID
+
+# A passage that states the FDA restriction contains this phrase.
 LABEL_KEY_PHRASE = "not recommended for use in combination"
 
 _REF_MARKER = re.compile(r"\s*\(ref\.\s*\d+(?:\s*,\s*\d+)*\)")

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from qa.assistant import Assistant, Status
 from qa.config import Settings
-from qa.types import Answer, Citation, QAError, SafetyNotice
+from qa.guardrail import NOTICE_TEXT as FDA_NOTICE_TEXT
+from qa.types import FDA_NOTICE_ID, Answer, Citation, QAError, SafetyNotice
 
-__all__ = ["Answer", "Assistant", "Citation", "QAError", "SafetyNotice", "Settings", "Status", "build_index"]
+__all__ = [
+    "FDA_NOTICE_ID", "FDA_NOTICE_TEXT", "Answer", "Assistant", "Citation", "QAError", "SafetyNotice", "Settings",
+    "Status", "build_index",
+]
 
 
 def build_index(settings: Settings | None = None, *, progress=None) -> dict:  # type: ignore[no-untyped-def]

@@ -234,7 +234,7 @@ def test_conversation_answer_at(answer_to) -> None:
 
 
 def test_banner_states_the_guardrails_notice(answer_to) -> None:
-    """ui.py repeats the guardrail's notice text (qa does not export it): keep them equal."""
+    """The banner and the answers show the guardrail's notice word for word."""
     plain = answer_to(OFF_TOPIC)
     assert not plain.prominent and plain.safety[0].text == ui.FDA_NOTICE
     assert answer_to(COMBINATION).safety[0].text.startswith(ui.FDA_NOTICE)
