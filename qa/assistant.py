@@ -126,6 +126,15 @@ class Assistant:
         self.composer: ExtractiveComposer | GenerativeComposer = self.generative or self.extractive
         self.last_generation: GenerationReport | None = None  # what the model did for the latest answer
         self.label_chunk = guardrail.find_label_chunk(index.chunks)
+        m = index.manifest
+        # What an answer needs to be reproduced: the exact corpus, index and settings behind it.
+        self.audit = {
+            "corpus_digest": m.get("corpus_digest", ""),
+            "index_fingerprint": m.get("fingerprint", ""),
+            "index_built_at": m.get("built_at", ""),
+            "embedder": m.get("embedder", ""),
+            "settings_hash": settings.answer_fingerprint(),
+        }
 
     @classmethod
     def load(
@@ -227,7 +236,7 @@ class Assistant:
             question=question, context=context, draft=cited, label_chunk=self.label_chunk,
             abstain_text=ABSTAIN_TEXT, timings_ms=timings,
             retrieved=tuple((h.chunk.id, h.score) for h in retrieval.hits),
-            force_prominent=force_prominent, generator=self.composer.name,
+            force_prominent=force_prominent, generator=self.composer.name, audit=self.audit,
         )
         timings["guardrail"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - t0) * 1000

@@ -8,6 +8,7 @@ attached unconditionally, and detection only decides whether it comes first (pro
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from qa.drugs import concerns_jak_combination
 from qa.types import FDA_NOTICE_ID, Answer, Chunk, Citation, CitedDraft, DocMeta, SafetyNotice
@@ -73,6 +74,7 @@ def apply(
     retrieved: tuple[tuple[str, float], ...] = (),
     force_prominent: bool = False,
     generator: str = "",
+    audit: dict[str, Any] | None = None,
 ) -> Answer:
     """Attach the FDA notice (prominent when the combination is at issue) and build the Answer.
 
@@ -121,4 +123,5 @@ def apply(
         retrieved=retrieved,
         note=note,
         generator=generator,
+        audit=dict(audit or {}),
     )

@@ -250,6 +250,7 @@ class Answer:
     retrieved: tuple[tuple[str, float], ...] = ()
     note: str = ""  # e.g. why a generated answer fell back to quoting the sources
     generator: str = ""  # the composer that wrote the body ('extractive', 'openai-compatible:<model>', ...)
+    audit: dict[str, Any] = field(default_factory=dict)  # corpus digest, index fingerprint, embedder, settings hash
 
     def __post_init__(self) -> None:
         # The safety promise as an invariant: no Answer exists without the FDA notice.
@@ -271,6 +272,7 @@ class Answer:
             "retrieved": [{"chunk_id": cid, "score": round(s, 4)} for cid, s in self.retrieved],
             "note": self.note,
             "generator": self.generator,
+            "audit": dict(self.audit),
         }
 
     def to_markdown(self) -> str:
