@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import statistics
 import sys
 import tempfile
@@ -36,12 +35,6 @@ QUESTIONS = [
 NOTICE = "not recommended for use in combination with other JAK inhibitors"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def last_answer(result) -> str:  # type: ignore[no-untyped-def]
     chat = result[1]
     content = chat[-1]["content"]
@@ -51,17 +44,18 @@ def last_answer(result) -> str:  # type: ignore[no-untyped-def]
 
 
 def run(users: int, per_user: int, max_seconds: float) -> dict:
-    import ui
-    from gradio_client import Client
-
     from qa import Assistant, Settings
+    from tests.chat_server import running_app
 
     tmp = Path(tempfile.mkdtemp(prefix="qa-load-"))
     assistant = Assistant.load(Settings(corpus_dir=ROOT / "corpus", index_dir=tmp / "index"))
-    app = ui.build_app(assistant, feedback_path=tmp / "feedback.jsonl", stream_delay=0.0, export_dir=tmp / "exports")
-    port = free_port()
-    ui.launch(app, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
-    url = f"http://127.0.0.1:{port}/"
+    with running_app(assistant, feedback=tmp / "feedback.jsonl", export_dir=tmp / "exports", stream_delay=0.0) as url:
+        return _load(url, tmp, users, per_user, max_seconds)
+
+
+def _load(url: str, tmp: Path, users: int, per_user: int, max_seconds: float) -> dict:
+    from gradio_client import Client
+
     deadline = time.monotonic() + max_seconds
     latencies: list[float] = []
     errors: list[str] = []
@@ -102,7 +96,6 @@ def run(users: int, per_user: int, max_seconds: float) -> dict:
     for th in threads:
         th.join(timeout=max(1.0, deadline - time.monotonic() + 30))
     wall = time.perf_counter() - started
-    app.close()
     lat = sorted(latencies)
     return {
         "users": users,

@@ -6,16 +6,13 @@ import json
 import os
 import re
 import shutil
-import socket
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # ui.py is a script at the repository root, not part of the package
-    sys.path.insert(0, str(ROOT))
-import ui  # noqa: E402
+from tests.chat_server import running_app
+
+import ui  # noqa: E402  (tests.chat_server puts the repository root on sys.path)
 
 pytestmark = pytest.mark.slow
 
@@ -45,23 +42,12 @@ WATCH_FIRST_CHUNK = """() => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(real_assistant, tmp_path_factory):
     """The app (answers streamed with the default pacing) on 127.0.0.1, started once for the module."""
     feedback = tmp_path_factory.mktemp("browser-feedback") / "feedback.jsonl"
-    app = ui.build_app(real_assistant, feedback_path=feedback, export_dir=tmp_path_factory.mktemp("exports"))
-    port = free_port()
-    ui.launch(app, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield {"url": f"http://127.0.0.1:{port}/", "feedback": feedback}
-    finally:
-        app.close()
+    with running_app(real_assistant, feedback=feedback, export_dir=tmp_path_factory.mktemp("exports")) as url:
+        yield {"url": url, "feedback": feedback}
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,6 @@ import functools
 import html
 import json
 import re
-import socket
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -17,10 +15,9 @@ from hypothesis import strategies as st
 
 from qa import QAError
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # ui.py is a script at the repository root, not part of the package
-    sys.path.insert(0, str(ROOT))
-import ui  # noqa: E402
+from tests.chat_server import free_port, running_app
+
+import ui  # noqa: E402  (tests.chat_server puts the repository root on sys.path)
 
 pytestmark = pytest.mark.slow
 
@@ -29,12 +26,6 @@ FOLLOW_UP = "Is it safe?"  # means nothing alone; after COMBINATION it is about 
 OFF_TOPIC = "What is the weather in Paris?"
 WITH_DOI = "Which references report dual targeted therapy?"
 NOTICE_START = "> **⚠️ FDA labeling restriction"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def assistant_turns(chat: list[dict]) -> list[str]:
@@ -68,14 +59,9 @@ def answer_to(assistant):
 def server(assistant, tmp_path_factory):
     """The app on 127.0.0.1 with a free port, started once for the module."""
     feedback = tmp_path_factory.mktemp("feedback") / "feedback.jsonl"
-    app = ui.build_app(assistant, feedback_path=feedback, stream_delay=0.0,
-                       export_dir=tmp_path_factory.mktemp("exports"))
-    port = free_port()
-    ui.launch(app, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield {"url": f"http://127.0.0.1:{port}/", "feedback": feedback}
-    finally:
-        app.close()
+    with running_app(assistant, feedback=feedback, export_dir=tmp_path_factory.mktemp("exports"),
+                     stream_delay=0.0) as url:
+        yield {"url": url, "feedback": feedback}
 
 
 @pytest.fixture()
