@@ -99,7 +99,9 @@ class ExtractiveComposer:
         q_terms = set(tokenize(expand_query(question)))
         if not retrieval.hits:
             return Draft(claims=(), abstained=True, reason="nothing retrieved")
-        coverage = max(_coverage(q_terms, lexical_text(h.chunk)) for h in retrieval.hits)
+        # Terms of each passage with its title, authors and section: tokenised once per answer.
+        chunk_terms = {h.chunk.id: set(tokenize(lexical_text(h.chunk))) for h in retrieval.hits}
+        coverage = max(_share(q_terms, terms) for terms in chunk_terms.values())
         # Short keyword queries ('Miyatani 2024') embed poorly; an exact lexical match vouches for them.
         relevance = retrieval.best_dense + coverage
         if relevance < self.min_relevance:
@@ -114,11 +116,9 @@ class ExtractiveComposer:
         dense = vecs @ retrieval.query_vector
         scores: list[float] = []
         for u, d in zip(units, dense):
-            context = f"{lexical_text(u.chunk)} {u.text}"
             terms = set(tokenize(u.text))
-            ctx_terms = set(tokenize(context))
-            overlap = len(q_terms & terms) / len(q_terms) if q_terms else 0.0
-            ctx_overlap = len(q_terms & ctx_terms) / len(q_terms) if q_terms else 0.0
+            overlap = _share(q_terms, terms)
+            ctx_overlap = _share(q_terms, chunk_terms[u.chunk.id] | terms)
             score = 0.55 * float(d) + 0.30 * overlap + 0.10 * ctx_overlap + 0.05 / (1 + u.rank)
             if wants_numbers and HAS_NUMBER.search(u.text):
                 score += 0.08
@@ -144,8 +144,9 @@ class ExtractiveComposer:
         return Draft(claims=claims, abstained=False)
 
 
-def _coverage(q_terms: set[str], text: str) -> float:
-    return len(q_terms & set(tokenize(text))) / len(q_terms) if q_terms else 0.0
+def _share(q_terms: set[str], terms: set[str]) -> float:
+    """Share of the question's terms found in `terms`."""
+    return len(q_terms & terms) / len(q_terms) if q_terms else 0.0
 
 
 def _jaccard(a: str, b: str) -> float:
