@@ -10,13 +10,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from qa import guardrail
-from qa.cite import verify
+from qa.cite import add_findings, verify
 from qa.compose import ExtractiveComposer
 from qa.config import Settings
 from qa.corpus import load_corpus
 from qa.embed import Embedder, make_embedder
 from qa.generate import GenerationReport, GenerativeComposer, as_chat_model, make_chat_model
 from qa.index import VectorIndex, check_index
+from qa.outcomes import Tabulator
 from qa.retrieve import HybridRetriever, Retrieval, tokenize
 from qa.types import Answer, CitedDraft, QAError
 
@@ -125,6 +126,7 @@ class Assistant:
         )
         self.composer: ExtractiveComposer | GenerativeComposer = self.generative or self.extractive
         self.last_generation: GenerationReport | None = None  # what the model did for the latest answer
+        self.tabulator = Tabulator(index.chunks)
         self.label_chunk = guardrail.find_label_chunk(index.chunks)
         m = index.manifest
         # What an answer needs to be reproduced: the exact corpus, index and settings behind it.
@@ -200,9 +202,10 @@ class Assistant:
         if self.generative is None:
             t = time.perf_counter()
             draft = self.extractive.compose(query, retrieval)
+            findings = self.tabulator.find(query, retrieval.hits, " ".join(c.text for c in draft.claims))
             timings["compose"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
-            cited = verify(draft, retrieval.hits)
+            cited = verify(draft, retrieval.hits, findings)
             timings["verify"] = (time.perf_counter() - t) * 1000
             final = self._guard(text, context, cited, retrieval, timings, t0)
             for k in range(1, len(cited.sentences) if parts else 0):
@@ -224,7 +227,9 @@ class Assistant:
                 continue
             timings["generate"] = (time.perf_counter() - t) * 1000
             self.last_generation = step.report
-            yield self._guard(text, context, step.draft, retrieval, timings, t0, force_prominent=prominent)
+            said = " ".join(s.text for s in step.draft.sentences)
+            cited = add_findings(step.draft, self.tabulator.find(query, retrieval.hits, said), retrieval.hits)
+            yield self._guard(text, context, cited, retrieval, timings, t0, force_prominent=prominent)
 
     def _guard(
         self, question: str, context: str, cited: CitedDraft, retrieval: Retrieval, timings: dict[str, float],
@@ -247,4 +252,4 @@ def _prefix(cited: CitedDraft, k: int) -> CitedDraft:
     sentences = cited.sentences[:k]
     used = {n for s in sentences for n in s.numbers}
     return replace(cited, sentences=sentences, citations=tuple(c for c in cited.citations if c.number in used),
-                   note="")
+                   note="", outcomes=(), conflicts=())

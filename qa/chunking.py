@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from qa.evidence import evidence_by_block
 from qa.textparse import reference_text, split_sentences
 from qa.types import Block, Chunk, Document
 
@@ -65,13 +66,14 @@ def chunk_document(doc: Document, *, max_chars: int) -> list[Chunk]:
     chunks: list[Chunk] = []
     # Short neighbouring paragraphs of a section are merged so a chunk carries context.
     pending: list[Block] = []
+    evidence = {id(b): e for b, e in zip(doc.blocks, evidence_by_block(doc.meta, doc.blocks))}
 
     def emit(text: str, block: Block) -> None:
         text = neutralise_markers(text)
         chunks.append(Chunk(
             id=_chunk_id(doc.doc_id, block.section, text, len(chunks)),
             doc_id=doc.doc_id, text=text, section=block.section, kind=block.kind,
-            meta=doc.meta, page=block.page, reference=block.reference,
+            meta=doc.meta, page=block.page, reference=block.reference, evidence=evidence.get(id(block)),
         ))
 
     def flush() -> None:

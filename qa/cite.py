@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from qa.retrieve import fold, tokenize
-from qa.textparse import split_sentences, strip_ref_markers
-from qa.types import Citation, CitedDraft, CitedSentence, Claim, Draft, Hit
+from qa.textparse import REF_MARKER, split_sentences, strip_ref_markers
+from qa.types import (
+    Citation,
+    CitedConflict,
+    CitedDraft,
+    CitedRow,
+    CitedSentence,
+    Claim,
+    Draft,
+    Findings,
+    Hit,
+    OutcomeRow,
+)
 
 _SPACE = re.compile(r"\s+")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "’": "'", "‘": "'", "–": "-", "—": "-"})
@@ -18,6 +30,64 @@ def normalise(text: str) -> str:
     text = strip_ref_markers(text).translate(_QUOTES)
     text = re.sub(r"(?m)^- ", "", text)
     return _SPACE.sub(" ", text).strip().lower()
+
+
+def _normal_with_map(text: str) -> tuple[str, list[int]]:
+    """`normalise(text)` and, for each of its characters, the offset in `text` it came from."""
+    hidden = bytearray(len(text))
+    for rx in (REF_MARKER, re.compile(r"(?m)^- ")):
+        for m in rx.finditer(text):
+            hidden[m.start():m.end()] = b"\x01" * (m.end() - m.start())
+    out: list[str] = []
+    origin: list[int] = []
+    space = True
+    for i, ch in enumerate(text):
+        if hidden[i]:
+            continue
+        if ch.isspace():
+            if not space:
+                out.append(" ")
+                origin.append(i)
+            space = True
+            continue
+        space = False
+        for c in ch.translate(_QUOTES).lower():
+            out.append(c)
+            origin.append(i)
+    while out and out[-1] == " ":
+        out.pop()
+        origin.pop()
+    return "".join(out), origin
+
+
+def locate(passage: str, fragment: str) -> tuple[int, int] | None:
+    """Offsets of `fragment` in `passage` under the same normalisation as `supports` (None if absent)."""
+    frag = normalise(fragment)
+    norm, origin = _normal_with_map(passage)
+    pos = norm.find(frag) if frag else -1
+    if pos < 0:
+        return None
+    return origin[pos], origin[pos + len(frag) - 1] + 1
+
+
+def closest_sentence(passage: str, sentence: str) -> tuple[int, int] | None:
+    """Offsets of the passage sentence sharing most content words with `sentence` (a paraphrase)."""
+    words = _words(sentence)
+    pieces = [p for block in passage.split("\n") for p in split_sentences(block)]
+    best = max(pieces, key=lambda p: len(words & _words(p)), default="")
+    if not best or not words & _words(best):
+        return None
+    return locate(passage, best)
+
+
+def merge_spans(spans: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(b, out[-1][1]))
+        else:
+            out.append((a, b))
+    return tuple(out)
 
 
 def supports(passage: str, fragment: str) -> bool:
@@ -89,16 +159,56 @@ def _supporting(claim: Claim, by_id: dict[str, Hit]) -> tuple[Hit, ...]:
     return supporting_hits([by_id[c] for c in claim.chunk_ids if c in by_id], claim.text)
 
 
-def verify(draft: Draft, hits: tuple[Hit, ...]) -> CitedDraft:
+class _Numbering:
+    """Citation numbers in first-use order, with the passage spans each one is cited for."""
+
+    def __init__(self, start: Sequence[Citation] = ()) -> None:
+        self.hits: dict[str, Hit] = {}
+        self.numbers: dict[str, int] = {}
+        self.spans: dict[str, list[tuple[int, int]]] = {}
+        self.kept: dict[str, Citation] = {}
+        for c in start:
+            self.numbers[c.chunk.id] = c.number
+            self.kept[c.chunk.id] = c
+            self.spans[c.chunk.id] = list(c.spans)
+
+    def cite(self, hit: Hit, spans: Iterable[tuple[int, int] | None]) -> int:
+        cid = hit.chunk.id
+        if cid not in self.numbers:
+            self.numbers[cid] = len(self.numbers) + 1
+            self.hits[cid] = hit
+        self.spans.setdefault(cid, []).extend(s for s in spans if s is not None)
+        return self.numbers[cid]
+
+    def citations(self) -> tuple[Citation, ...]:
+        out = []
+        for cid, n in self.numbers.items():
+            spans = merge_spans(self.spans.get(cid, []))
+            if cid in self.kept:
+                out.append(replace(self.kept[cid], spans=spans))
+            else:
+                hit = self.hits[cid]
+                out.append(Citation(number=n, chunk=hit.chunk, score=hit.score, spans=spans))
+        return tuple(sorted(out, key=lambda c: c.number))
+
+
+def _claim_spans(claim: Claim, hit: Hit) -> list[tuple[int, int] | None]:
+    if claim.quoted:
+        return [locate(hit.chunk.text, f) for f in claim.fragments if f]
+    return [closest_sentence(hit.chunk.text, claim.text)]
+
+
+def verify(draft: Draft, hits: tuple[Hit, ...], findings: Findings | None = None) -> CitedDraft:
     """Keep the claims their cited passages support; number sources in first-use order.
 
     Quoted claims need every fragment verbatim in their passage (`supports`); generated ones
     (`quoted=False`) need `supports_paraphrase` from the passages they cite, and keep only the
-    citations that are needed. Claims citing nothing that was retrieved are dropped.
+    citations that are needed. Claims citing nothing that was retrieved are dropped. Each
+    citation records the spans of its passage that the answer rests on. `findings` (outcome
+    rows and conflicts) are checked and numbered after the sentences (`add_findings`).
     """
     by_id = {h.chunk.id: h for h in hits}
-    numbers: dict[str, int] = {}
-    citations: list[Citation] = []
+    numbering = _Numbering()
     sentences: list[CitedSentence] = []
     dropped = 0
     for claim in draft.claims:
@@ -106,13 +216,47 @@ def verify(draft: Draft, hits: tuple[Hit, ...]) -> CitedDraft:
         if not support:
             dropped += 1  # cites something not retrieved, or text its passage does not hold
             continue
-        for hit in support:
-            if hit.chunk.id not in numbers:
-                numbers[hit.chunk.id] = len(citations) + 1
-                citations.append(Citation(number=numbers[hit.chunk.id], chunk=hit.chunk, score=hit.score))
-        sentences.append(CitedSentence(text=claim.text, numbers=tuple(numbers[h.chunk.id] for h in support)))
+        numbers = tuple(numbering.cite(hit, _claim_spans(claim, hit)) for hit in support)
+        sentences.append(CitedSentence(text=claim.text, numbers=numbers))
     abstained = draft.abstained or not sentences
     reason = draft.reason or ("no claim survived citation checks" if abstained else "")
-    return CitedDraft(
-        sentences=tuple(sentences), citations=tuple(citations), abstained=abstained, dropped=dropped, reason=reason,
+    cited = CitedDraft(
+        sentences=tuple(sentences), citations=numbering.citations(), abstained=abstained, dropped=dropped,
+        reason=reason,
     )
+    return add_findings(cited, findings, hits) if findings else cited
+
+
+def row_supported(row: OutcomeRow, passage: str) -> bool:
+    """Every fragment of the row is verbatim in the passage, and so is every number of its cells."""
+    if not row.fragments or not all(supports(passage, f) for f in row.fragments if f):
+        return False
+    cells = f"{row.outcome} {row.time_point} {row.result}"
+    return _numbers(cells) <= _numbers(passage)
+
+
+def add_findings(cited: CitedDraft, findings: Findings | None, hits: Sequence[Hit]) -> CitedDraft:
+    """Check the outcome rows and conflicts against their passages and number their citations
+    after the answer's own (an abstained answer gets none: there is nothing to tabulate)."""
+    if findings is None or cited.abstained or not (findings.rows or findings.conflicts):
+        return cited
+    by_id = {h.chunk.id: h for h in hits}
+    numbering = _Numbering(cited.citations)
+
+    def cite_row(row: OutcomeRow) -> CitedRow | None:
+        hit = by_id.get(row.chunk_id)
+        if hit is None or not row_supported(row, hit.chunk.text):
+            return None
+        number = numbering.cite(hit, [locate(hit.chunk.text, f) for f in row.fragments if f])
+        ev = hit.chunk.evidence
+        return CitedRow(outcome=row.outcome, time_point=row.time_point, result=row.result, number=number,
+                        evidence=ev.label() if ev else "", source=hit.chunk.meta.short(),
+                        quote=Claim(row.fragments, row.chunk_id).text)
+
+    rows = tuple(r for r in map(cite_row, findings.rows) if r is not None)
+    conflicts = []
+    for conflict in findings.conflicts:
+        sides = [cite_row(r) for r in conflict.rows]
+        if all(sides) and len(sides) >= 2:
+            conflicts.append(CitedConflict(topic=conflict.topic, rows=tuple(s for s in sides if s)))
+    return replace(cited, citations=numbering.citations(), outcomes=rows, conflicts=tuple(conflicts))

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
 # Bump when the on-disk index layout changes meaning.
 INDEX_FORMAT = 1
 # The code that decides what a chunk is: a change to it makes existing indexes stale.
-_INDEXING_MODULES = ("corpus.py", "textparse.py", "formats.py", "chunking.py", "index.py")
+_INDEXING_MODULES = ("corpus.py", "textparse.py", "formats.py", "chunking.py", "evidence.py", "index.py", "types.py")
 
 
 @functools.lru_cache(maxsize=1)

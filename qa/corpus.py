@@ -144,7 +144,18 @@ def _meta(parsed: Parsed, entry: dict[str, Any], path: Path) -> DocMeta:
         licence=str(entry.get("licence", "")),
         kind=str(entry.get("kind", "")),
         label=str(entry.get("label", "")),
+        n=_positive_int(entry.get("n"), "n", path),
+        follow_up=str(entry.get("follow_up", "")),
     )
+
+
+def _positive_int(value: Any, field: str, path: Path) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"manifest field {field} = {value!r} for {path.name} must be a whole number of "
+                         "patients (1 or more); fix or remove it in corpus/manifest.toml")
+    return value
 
 
 def load_corpus(corpus_dir: Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Corpus:
@@ -181,6 +192,11 @@ def load_corpus(corpus_dir: Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Co
         except Exception as exc:  # noqa: BLE001 - one broken file must not stop the corpus
             problems.append(Problem(rel, f"cannot read as {fmt}: {exc}"))
             continue
+        try:
+            meta = _meta(parsed, entry, path)
+        except ValueError as exc:
+            problems.append(Problem(rel, str(exc)))
+            continue
         blocks = tuple(b for b in parsed.blocks if b.text.strip())
         if not blocks:
             problems.append(Problem(rel, "no text found"))
@@ -191,7 +207,7 @@ def load_corpus(corpus_dir: Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Co
         seen_ids.add(doc_id)
         seen_hashes[digest] = rel
         documents.append(Document(doc_id=doc_id, path=rel, sha256=digest,
-                                  meta=_meta(parsed, entry, path), blocks=blocks))
+                                  meta=meta, blocks=blocks))
     for name in manifest:
         if not (corpus_dir / name).exists():
             problems.append(Problem(name, "listed in manifest.toml but missing"))

@@ -22,7 +22,7 @@ from qa.chunking import chunk_corpus
 from qa.config import INDEX_FORMAT, Settings
 from qa.corpus import Corpus, corpus_digest, load_corpus
 from qa.embed import Embedder
-from qa.types import Chunk, DocMeta, QAError, Reference
+from qa.types import Chunk, DocMeta, Evidence, QAError, Reference
 
 MANIFEST = "manifest.json"
 EMBED_KEYS = ("title", "section")  # metadata that is embedded with the chunk text
@@ -69,6 +69,7 @@ def _chunk_to_node(chunk: Chunk) -> Any:
         "page": chunk.page,
         "meta": asdict(chunk.meta),
         "reference": asdict(chunk.reference) if chunk.reference else None,
+        "evidence": asdict(chunk.evidence) if chunk.evidence else None,
     }
     excluded = [k for k in metadata if k not in EMBED_KEYS]
     return TextNode(
@@ -82,10 +83,11 @@ def _node_to_chunk(node: Any) -> Chunk:
     meta = dict(md["meta"])
     meta["authors"] = tuple(meta.get("authors") or ())
     ref = md.get("reference")
+    ev = md.get("evidence")
     return Chunk(
         id=node.node_id, doc_id=md["doc_id"], text=node.get_content(), section=md["section"],
         kind=md["kind"], meta=DocMeta(**meta), page=md.get("page"),
-        reference=Reference(**ref) if ref else None,
+        reference=Reference(**ref) if ref else None, evidence=Evidence(**ev) if ev else None,
     )
 
 

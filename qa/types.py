@@ -25,6 +25,8 @@ class DocMeta:
     licence: str = ""
     kind: str = ""
     label: str = ""
+    n: int | None = None  # number of patients, when the manifest states it
+    follow_up: str = ""  # longest follow-up, when the manifest states it ('52 weeks')
 
     def short(self) -> str:
         """'Knyazev et al. 2025' style label (or the manifest's `label`)."""
@@ -77,6 +79,44 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """The kind of evidence a passage rests on, with n and follow-up where the source states them.
+
+    `kind` is one of `qa.evidence.LEVELS` ('' when the source does not say). `basis` says where it
+    was read: 'manifest', 'document', 'section <heading>' or 'reference title'. `within` names the
+    kind of document that reports it when that differs (a case series summarised in an expert answer).
+    """
+
+    kind: str = ""
+    n: int | None = None
+    follow_up: str = ""
+    basis: str = ""
+    within: str = ""
+
+    def label(self) -> str:
+        """'case series, n=27, 52 weeks (reported in an expert answer)'."""
+        parts = [self.kind or "design not stated"]
+        if self.n is not None:
+            parts.append(f"n={self.n}")
+        if self.follow_up:
+            parts.append(self.follow_up)
+        text = ", ".join(parts)
+        if self.within:
+            text += f" (reported in {_article(self.within)} {self.within})"
+        if self.basis == "reference title":
+            text = f"reference list entry: {text}" + (" (from its title)" if self.kind else "")
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "n": self.n, "follow_up": self.follow_up, "basis": self.basis,
+                "within": self.within, "label": self.label()}
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+@dataclass(frozen=True)
 class Chunk:
     """A retrievable passage with a stable id and a human-readable locator."""
 
@@ -88,6 +128,7 @@ class Chunk:
     meta: DocMeta
     page: int | None = None
     reference: Reference | None = None
+    evidence: Evidence | None = None
 
     @property
     def locator(self) -> str:
@@ -141,6 +182,39 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class OutcomeRow:
+    """One reported result of a passage: outcome, time point, result, and the words it rests on.
+
+    `fragments` are verbatim pieces of the chunk (a list lead-in and one item, or one sentence);
+    the cite stage checks them and every number of the row against the chunk.
+    """
+
+    outcome: str
+    time_point: str  # '12 weeks'; '' when the passage does not say
+    result: str  # '24/27 patients (89%)', 'all patients', 'none ("without serious adverse events")'
+    chunk_id: str
+    fragments: tuple[str, ...]
+    category: str  # 'response', 'remission', 'adverse events', ... (compares rows across sources)
+    value: float | None = None  # share of patients in percent when the result states one (none = 0)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Retrieved passages from different sources that disagree on one outcome."""
+
+    topic: str
+    rows: tuple[OutcomeRow, ...]
+
+
+@dataclass(frozen=True)
+class Findings:
+    """The outcome table (for questions about results) and the disagreements between sources."""
+
+    rows: tuple[OutcomeRow, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+
+
+@dataclass(frozen=True)
 class Draft:
     """The composer's output: claims in answer order, or an abstention."""
 
@@ -151,11 +225,31 @@ class Draft:
 
 @dataclass(frozen=True)
 class Citation:
-    """A numbered source of the answer: the exact retrieved passage it rests on."""
+    """A numbered source of the answer: the exact retrieved passage it rests on.
+
+    `spans` are (start, end) offsets into `chunk.text` of the sentence(s) the answer cites it
+    for; `quotes` gives their text and `highlighted()` the passage with them marked.
+    """
 
     number: int
     chunk: Chunk
     score: float
+    spans: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def quotes(self) -> tuple[str, ...]:
+        return tuple(self.chunk.text[a:b] for a, b in self.spans)
+
+    def highlighted(self, start: str = "**", end: str = "**", escape: Any = None) -> str:
+        """The passage with its cited sentence(s) between `start` and `end`; `escape` (e.g.
+        html.escape) is applied to the passage text, not to the marks."""
+        esc = escape or (lambda t: t)
+        out, pos = [], 0
+        for a, b in self.spans:
+            out += [esc(self.chunk.text[pos:a]), start, esc(self.chunk.text[a:b]), end]
+            pos = b
+        out.append(esc(self.chunk.text[pos:]))
+        return "".join(out)
 
     def to_dict(self) -> dict[str, Any]:
         m = self.chunk.meta
@@ -169,8 +263,10 @@ class Citation:
             "doi": (self.chunk.reference.doi if self.chunk.reference and self.chunk.reference.doi else m.doi),
             "url": m.url,
             "kind": m.kind,
+            "evidence": self.chunk.evidence.to_dict() if self.chunk.evidence else None,
             "locator": self.chunk.locator,
             "text": self.chunk.text,
+            "quotes": [{"text": self.chunk.text[a:b], "start": a, "end": b} for a, b in self.spans],
             "score": round(self.score, 4),
         }
 
@@ -182,6 +278,8 @@ class Citation:
         if m.year:
             bits.append(str(m.year))
         bits.append(f"_{self.chunk.locator}_")
+        if self.chunk.evidence and (self.chunk.evidence.kind or self.chunk.evidence.basis == "reference title"):
+            bits.append(f"evidence: {self.chunk.evidence.label()}")
         doi = self.chunk.reference.doi if self.chunk.reference and self.chunk.reference.doi else m.doi
         if doi:
             bits.append(f"doi:{doi}")
@@ -201,6 +299,33 @@ class CitedSentence:
 
 
 @dataclass(frozen=True)
+class CitedRow:
+    """A verified outcome-table row (or one side of a conflict) with its citation number."""
+
+    outcome: str
+    time_point: str
+    result: str
+    number: int
+    evidence: str  # the evidence label of the cited passage ('case series, n=27, 52 weeks ...')
+    source: str  # short name of the source document ('Knyazev et al. 2025')
+    quote: str  # the passage words the row rests on
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "time_point": self.time_point, "result": self.result,
+                "citation": self.number, "evidence": self.evidence, "source": self.source, "quote": self.quote}
+
+
+@dataclass(frozen=True)
+class CitedConflict:
+    topic: str
+    rows: tuple[CitedRow, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"topic": self.topic, "statements": [r.to_dict() for r in self.rows],
+                "citations": sorted({r.number for r in self.rows})}
+
+
+@dataclass(frozen=True)
 class CitedDraft:
     """Sentences whose citations were verified against the retrieved passages."""
 
@@ -210,6 +335,8 @@ class CitedDraft:
     dropped: int = 0
     reason: str = ""
     note: str = ""  # shown to the reader under the answer (e.g. 'fell back to quoting the sources')
+    outcomes: tuple[CitedRow, ...] = ()
+    conflicts: tuple[CitedConflict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -219,19 +346,25 @@ class SafetyNotice:
     prominent: bool
     citations: tuple[int, ...]
     reasons: tuple[str, ...] = ()
+    off_label: str = ""  # set when the answer is about a use the label restricts: says it is off-label
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "text": self.text,
             "prominent": self.prominent,
+            "off_label": bool(self.off_label),
+            "off_label_text": self.off_label,
             "citations": list(self.citations),
             "reasons": list(self.reasons),
         }
 
     def render(self) -> str:
         marks = "".join(f"[{n}]" for n in self.citations)
-        return f"> **⚠️ {self.text}** {marks}".rstrip()
+        text = f"> **⚠️ {self.text}** {marks}".rstrip()
+        if self.off_label:
+            text += f"\n>\n> **🚫 Off-label use.** {self.off_label} {marks}".rstrip()
+        return text
 
 
 FDA_NOTICE_ID = "fda-upadacitinib-combination"
@@ -251,6 +384,8 @@ class Answer:
     note: str = ""  # e.g. why a generated answer fell back to quoting the sources
     generator: str = ""  # the composer that wrote the body ('extractive', 'openai-compatible:<model>', ...)
     audit: dict[str, Any] = field(default_factory=dict)  # corpus digest, index fingerprint, embedder, settings hash
+    outcomes: tuple[CitedRow, ...] = ()  # the outcome table, for questions about results
+    conflicts: tuple[CitedConflict, ...] = ()  # where retrieved sources disagree
 
     def __post_init__(self) -> None:
         # The safety promise as an invariant: no Answer exists without the FDA notice.
@@ -260,6 +395,10 @@ class Answer:
     @property
     def prominent(self) -> bool:
         return any(n.prominent for n in self.safety)
+
+    @property
+    def off_label(self) -> bool:
+        return any(n.off_label for n in self.safety)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -272,6 +411,9 @@ class Answer:
             "retrieved": [{"chunk_id": cid, "score": round(s, 4)} for cid, s in self.retrieved],
             "note": self.note,
             "generator": self.generator,
+            "off_label": self.off_label,
+            "outcomes": [r.to_dict() for r in self.outcomes],
+            "conflicts": [c.to_dict() for c in self.conflicts],
             "audit": dict(self.audit),
         }
 

@@ -7,6 +7,7 @@ import re
 from qa import Answer
 
 _CITE = re.compile(r"\[(\d+)\]")
+HEADINGS = ("**Evidence**", "**Outcomes reported**", "**Sources disagree**", "| Outcome |", "|---", "_Note:")
 
 
 def norm(text: str) -> str:
@@ -45,8 +46,9 @@ def citations_are_sound(answer: Answer) -> list[str]:
             problems.append(f"[{c.number}] {c.chunk.id} was not retrieved")
     for line in answer.text.splitlines():
         body = line.strip()
-        # "**Evidence**" is a heading and "_Note: ..._" the pipeline's own remark, not claims.
-        if (body and not body.startswith(("**Evidence**", "_Note:")) and not _CITE.search(body)
+        # Headings, the table's header rows, an empty quote line and "_Note: ..._" (the
+        # pipeline's own remark) are not claims.
+        if (body and body != ">" and not body.startswith(HEADINGS) and not _CITE.search(body)
                 and not answer.abstained):
             problems.append(f"uncited line: {body[:80]}")
     return problems

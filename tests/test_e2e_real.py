@@ -49,7 +49,8 @@ def test_combination_questions_get_the_prominent_notice_first(real_assistant: As
     assert answer.prominent, answer.safety
     assert answer.text.startswith("> **⚠️ FDA labeling restriction")
     assert "not recommended for use in combination with other JAK inhibitors" in answer.text.split("\n")[0]
-    assert "off-label" in answer.text.split("\n")[0]
+    notice_block = answer.text.split("\n\n")[0]  # the leading quote: the notice, then the off-label flag
+    assert answer.off_label and "off-label and contrary to the FDA labeling" in notice_block
     label = {c.number: c for c in answer.citations}[answer.safety[0].citations[0]]
     assert label.chunk.doc_id == "fda-rinvoq-label"
     assert citations_are_sound(answer) == []

@@ -130,8 +130,8 @@ def assert_verified(answer: Answer) -> None:
 
 def assert_prominent_first(answer: Answer) -> None:
     assert answer.prominent
-    first = answer.text.splitlines()[0]
-    assert first.startswith("> **⚠️ FDA labeling restriction") and "off-label" in first
+    lead = answer.text.split("\n\n")[0]  # the leading quote: notice, then the off-label flag
+    assert lead.startswith("> **⚠️ FDA labeling restriction") and "off-label" in lead
 
 
 def chunk(cid: str, text: str) -> Chunk:

@@ -164,7 +164,9 @@ def test_prominent_notice_comes_first(hash_assistant: Assistant) -> None:
     ans = hash_assistant.ask("Can I add Skyrizi to Rinvoq?")
     assert ans.prominent
     assert ans.text.startswith("> **⚠️ FDA labeling restriction")
-    assert "off-label" in ans.safety[0].text
+    assert ans.off_label and "off-label" in ans.safety[0].off_label
+    assert ans.to_dict()["safety"][0]["off_label"] is True
+    assert "**🚫 Off-label use.**" in ans.text.split("\n\n")[0]  # beside the notice, in its quote
 
 
 def test_notice_survives_a_corpus_without_the_label(tmp_path, corpus_copy) -> None:
