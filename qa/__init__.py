@@ -6,14 +6,14 @@
 
 from __future__ import annotations
 
-from qa.assistant import Assistant, Status
+from qa.assistant import Assistant, Replay, Status
 from qa.config import Settings
 from qa.guardrail import NOTICE_TEXT as FDA_NOTICE_TEXT
-from qa.types import FDA_NOTICE_ID, Answer, Citation, QAError, SafetyNotice
+from qa.types import FDA_NOTICE_ID, Answer, Citation, Evidence, QAError, SafetyNotice
 
 __all__ = [
-    "FDA_NOTICE_ID", "FDA_NOTICE_TEXT", "Answer", "Assistant", "Citation", "QAError", "SafetyNotice", "Settings",
-    "Status", "build_index",
+    "FDA_NOTICE_ID", "FDA_NOTICE_TEXT", "Answer", "Assistant", "Citation", "Evidence", "QAError", "Replay",
+    "SafetyNotice", "Settings", "Status", "build_index",
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import time
 import unicodedata
@@ -85,6 +86,24 @@ def retrieval_query(question: str, history: History | None) -> tuple[str, str]:
     if FOLLOW_UP.search(question) or len(content) < 3:
         return f"{context} {question}", context
     return question, context
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A recorded answer asked again: what differs now, in the answer and in what produced it."""
+
+    answer: Answer
+    differences: tuple[str, ...]  # in the answer itself (text, citations, retrieval, ...)
+    changed: tuple[str, ...]  # in the audit record (corpus, index, embedder, settings, generator)
+
+    @property
+    def reproduced(self) -> bool:
+        return not self.differences
+
+
+# What `replay` compares: answer fields, and the audit fields that explain a difference.
+_REPLAYED = ("text", "abstained", "off_label", "generator")
+_AUDITED = ("corpus_digest", "index_fingerprint", "embedder", "settings_hash")
 
 
 @dataclass(frozen=True)
@@ -189,6 +208,32 @@ class Assistant:
         """
         return self._answers(question, history, parts=True)
 
+    def replay(self, record: Mapping[str, Any]) -> Replay:
+        """Ask a recorded answer's question again (with the same previous question, if any) and
+        compare: `record` is `Answer.to_dict()`, e.g. the chat's JSON download or `qa ask --json`.
+        Used to reproduce an answer and as a regression test after a corpus, index or code change."""
+        if not isinstance(record, Mapping) or not isinstance(record.get("question"), str):
+            raise QAError("Not an answer record: expected the JSON of Answer.to_dict() (from 'qa ask --json' "
+                          "or the chat's download), with at least 'question', 'text' and 'audit'")
+        audit = record.get("audit") or {}
+        context = audit.get("context") or ""
+        history = [{"role": "user", "content": context}] if context else None
+        answer = self.ask(record["question"], history)
+        now = answer.to_dict()
+        differences = [_difference(key, record[key], now[key])
+                       for key in _REPLAYED if key in record and record[key] != now[key]]
+        for key, field_ in (("citations", "source_id"), ("retrieved", "chunk_id")):
+            before = [item.get(field_) for item in record.get(key) or []]
+            after = [item[field_] for item in now[key]]
+            if key in record and before != after:
+                differences.append(f"{key}: recorded {before}, now {after}")
+        for key in ("outcomes", "conflicts"):
+            if key in record and record[key] != now[key]:
+                differences.append(f"{key}: recorded {len(record[key])} rows, now {len(now[key])} (or changed)")
+        changed = [f"{key}: recorded {audit.get(key)!r}, now {answer.audit.get(key)!r}"
+                   for key in _AUDITED if audit.get(key) != answer.audit.get(key)]
+        return Replay(answer=answer, differences=tuple(differences), changed=tuple(changed))
+
     def _answers(self, question: object, history: History | None, *, parts: bool) -> Iterator[Answer]:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -240,11 +285,20 @@ class Assistant:
             question=question, context=context, draft=cited, label_chunk=self.label_chunk,
             abstain_text=ABSTAIN_TEXT, timings_ms=timings,
             retrieved=tuple((h.chunk.id, h.score) for h in retrieval.hits),
-            force_prominent=force_prominent, generator=self.composer.name, audit=self.audit,
+            force_prominent=force_prominent, generator=self.composer.name, audit={**self.audit, "context": context},
         )
         timings["guardrail"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - t0) * 1000
         return answer
+
+
+def _difference(key: str, before: Any, after: Any) -> str:
+    """One line: the first differing line of two texts, or both values."""
+    if isinstance(before, str) and isinstance(after, str) and "\n" in before + after:
+        lines = difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+        changed = [ln for ln in lines if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+        return f"{key}: " + " | ".join(ln[:160] for ln in changed[:4]) + (" | ..." if len(changed) > 4 else "")
+    return f"{key}: recorded {before!r}, now {after!r}"
 
 
 def _prefix(cited: CitedDraft, k: int) -> CitedDraft:

@@ -1,4 +1,4 @@
-"""`qa index | ask | status | serve | eval`: a thin command line over the public API."""
+"""`qa index | ask | replay | status | serve | eval`: a thin command line over the public API."""
 
 from __future__ import annotations
 
@@ -54,6 +54,32 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Ask recorded answers again; exit 1 when any answer differs (a regression check)."""
+    from pathlib import Path
+
+    records = []
+    for name in args.files:
+        path = Path(name)
+        try:
+            records.append((name, json.loads(path.read_text(encoding="utf-8"))))
+        except FileNotFoundError:
+            raise QAError(f"No answer record at {path}; save one with 'qa ask --json ... > {path.name}'") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise QAError(f"{path} is not an answer record in JSON ({exc})") from None
+    assistant = Assistant.load(progress=_progress_bar())
+    failed = 0
+    for name, record in records:
+        result = assistant.replay(record)
+        failed += not result.reproduced
+        print(f"{'reproduced' if result.reproduced else 'DIFFERENT '}  {name}")
+        for line in result.differences:
+            print(f"    answer   {line}")
+        for line in result.changed:
+            print(f"    changed  {line}")
+    return 1 if failed else 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     status = Assistant.load().status()
     print(status.line())
@@ -98,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("question", nargs="+", help="the question ('-' reads it from standard input)")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.set_defaults(func=cmd_ask)
+    replay = sub.add_parser("replay", help="ask recorded answers (JSON from 'ask --json' or the chat) again "
+                                           "and report any difference; exit 1 if one differs")
+    replay.add_argument("files", nargs="+", help="answer records (.json)")
+    replay.set_defaults(func=cmd_replay)
     sub.add_parser("status", help="what corpus and index are loaded").set_defaults(func=cmd_status)
     sub.add_parser("serve", help="open the chat (options: 'qa serve --help')")
     sub.add_parser("eval", help="run the evaluation sets (options: 'qa eval --help')")

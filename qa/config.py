@@ -84,8 +84,11 @@ class Settings(BaseSettings):
         return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16]
 
     def answer_fingerprint(self) -> str:
-        """Hash of every setting, stored with answers and eval reports."""
-        data = self.model_dump(mode="json")
+        """Hash of every setting that shapes an answer, stored with answers and eval reports.
+
+        The folders are left out: the corpus digest and index fingerprint stand for their
+        contents, so the same corpus in another folder or on another machine hashes the same."""
+        data = self.model_dump(mode="json", exclude={"corpus_dir", "index_dir"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

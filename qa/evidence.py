@@ -50,7 +50,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _N_EQUALS = re.compile(r"\bn\s*=\s*(\d{1,6})\b", re.IGNORECASE)
 _N_PATIENTS = re.compile(r"\b(?:\d{1,6}\s*/\s*)?(\d{1,6})\s+(?:patients|participants|subjects|adults|children)\b",
                          re.IGNORECASE)
-_TIME = re.compile(r"\b(\d{1,3})[\s-](week|month|year)s?\b|\b(week|month|year)\s+(\d{1,3})\b", re.IGNORECASE)
+_TIME = re.compile(r"(?<![\d.,])(\d{1,3}(?:\.\d+)?)[\s-](week|month|year)s?\b|\b(week|month|year)\s+(\d{1,3})\b",
+                   re.IGNORECASE)
 _WEEKS = {"week": 1.0, "month": 52 / 12, "year": 52.0}
 
 
@@ -75,9 +76,9 @@ def follow_up(text: str) -> str:
     for m in _TIME.finditer(text):
         value, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
         unit = unit.lower()
-        span = int(value) * _WEEKS[unit]
+        span = float(value) * _WEEKS[unit]
         if best is None or span > best[0]:
-            best = (span, f"{int(value)} {unit}{'s' if int(value) != 1 else ''}")
+            best = (span, f"{value} {unit}{'s' if value != '1' else ''}")
     return best[1] if best else ""
 
 

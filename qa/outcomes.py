@@ -38,7 +38,7 @@ RESULT = re.compile(
     r"\d+\s*/\s*\d+\s+(?:patients|participants)(?:\s*\(\d+(?:\.\d+)?\s*%\))?|\d+(?:\.\d+)?\s*%"
 )
 TIME = re.compile(
-    r"\b\d{1,3}[\s-](?:weeks?|months?|years?)\b|\b(?:week|month|year)\s+\d{1,3}\b", re.IGNORECASE
+    r"(?<![\d.,])\d{1,3}(?:\.\d+)?[\s-](?:weeks?|months?|years?)\b|\b(?:week|month|year)\s+\d{1,3}\b", re.IGNORECASE
 )
 _PERCENT_AT_TIME = re.compile(
     r"(\d+(?:\.\d+)?\s*%)\s+at\s+((?:week|month|year)\s+\d{1,3}|\d{1,3}\s+(?:weeks?|months?|years?))",
@@ -84,11 +84,11 @@ def time_in(text: str) -> str:
 
 def time_weeks(time_point: str) -> float:
     """'12 weeks' -> 12, 'year 1' -> 52; unknown -> infinity (sorts last)."""
-    m = re.search(r"(\d+)", time_point)
+    m = re.search(r"\d+(?:\.\d+)?", time_point)
     unit = re.search(r"week|month|year", time_point, re.IGNORECASE)
     if not m or not unit:
         return float("inf")
-    return int(m.group(1)) * _WEEKS[unit.group(0).lower()]
+    return float(m.group(0)) * _WEEKS[unit.group(0).lower()]
 
 
 def share(result: str) -> float | None:

@@ -654,3 +654,16 @@ def test_llama_index_llms_plug_in(make_assistant) -> None:  # type: ignore[no-un
     with pytest.raises(QAError, match="not a chat model"):
         as_chat_model(object())
 
+
+
+def test_generated_answers_get_the_outcome_table_from_the_passages_not_the_model(make_assistant) -> None:  # type: ignore[no-untyped-def]
+    # The model invents a figure; the table is read from the retrieved passages and checked.
+    llm = Scripted(lambda m: paraphrase_first_sentences(2)(m) + " Clinical response was 97% at 12 weeks [1].")
+    answer = make_assistant(llm).ask("What were the 12-week outcomes of upadacitinib combination therapy?")
+    assert answer.outcomes, answer.text
+    by_number = {c.number: c for c in answer.citations}
+    for row in answer.outcomes:
+        for number in re.findall(r"\d+", f"{row.time_point} {row.result}"):
+            assert number in by_number[row.number].chunk.text
+    assert "97%" not in answer.text
+    assert answer.off_label and answer.text.startswith("> **⚠️ FDA labeling restriction")

@@ -244,7 +244,8 @@ def test_document_citation_markers_are_neutralised() -> None:
 def test_answer_carries_an_audit_record_that_replays(hash_assistant: Assistant) -> None:
     first = hash_assistant.ask("What was the clinical response at 12 weeks?")
     audit = first.to_dict()["audit"]
-    assert set(audit) == {"corpus_digest", "index_fingerprint", "index_built_at", "embedder", "settings_hash"}
+    assert set(audit) == {"corpus_digest", "index_fingerprint", "index_built_at", "embedder", "settings_hash",
+                          "context"}
     assert audit["embedder"] == "hash-256" and len(audit["corpus_digest"]) == 64
     again = hash_assistant.ask("What was the clinical response at 12 weeks?")
     assert (again.text, again.to_dict()["audit"]) == (first.text, audit)
