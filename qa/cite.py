@@ -23,27 +23,32 @@ from qa.types import (
 
 _SPACE = re.compile(r"\s+")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "’": "'", "‘": "'", "–": "-", "—": "-"})
+_LIST_DASH = re.compile(r"(?m)^-(?: |$)")  # a list item's dash (or a dash alone on its line)
 
 
 def normalise(text: str) -> str:
     """Comparison form: no '(ref. n)' markers, no list dashes, straight quotes, single spaces, lower case."""
     text = strip_ref_markers(text).translate(_QUOTES)
-    text = re.sub(r"(?m)^- ", "", text)
+    text = _LIST_DASH.sub("", text)
     return _SPACE.sub(" ", text).strip().lower()
 
 
 def _normal_with_map(text: str) -> tuple[str, list[int]]:
     """`normalise(text)` and, for each of its characters, the offset in `text` it came from."""
-    hidden = bytearray(len(text))
-    for rx in (REF_MARKER, re.compile(r"(?m)^- ")):
-        for m in rx.finditer(text):
+    # The same steps in the same order as normalise(): markers out, then list dashes (a dash
+    # can open a line only once the marker before it is gone), then quotes, spaces and case.
+    kept = list(range(len(text)))
+    for rx in (REF_MARKER, _LIST_DASH):
+        current = "".join(text[i] for i in kept)
+        hidden = bytearray(len(current))
+        for m in rx.finditer(current):
             hidden[m.start():m.end()] = b"\x01" * (m.end() - m.start())
+        kept = [i for j, i in enumerate(kept) if not hidden[j]]
     out: list[str] = []
     origin: list[int] = []
     space = True
-    for i, ch in enumerate(text):
-        if hidden[i]:
-            continue
+    for i in kept:
+        ch = text[i]
         if ch.isspace():
             if not space:
                 out.append(" ")

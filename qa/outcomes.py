@@ -65,6 +65,8 @@ _CATEGORIES = (
     ("response", re.compile(r"response", re.IGNORECASE)),
     ("healing", re.compile(r"healing", re.IGNORECASE)),
 )
+_DASH_LINE = re.compile(r"\n(?=-(?: |$))")
+_LEADING_DASH = re.compile(r"^-(?: |$)")
 # Two shares of patients for the same outcome and time point further apart than this disagree.
 CONFLICT_POINTS = 15.0
 _WEEKS = {"week": 1.0, "month": 52 / 12, "year": 52.0}
@@ -121,7 +123,7 @@ def _row(outcome: str, time_point: str, result: str, chunk: Chunk, fragments: tu
 def _from_statement(text: str, time_point: str, chunk: Chunk, fragments: tuple[str, ...]) -> list[OutcomeRow]:
     """Rows of one list item or sentence (empty when it reports no result)."""
     label, sep, value = text.partition(":")
-    if sep and value.strip() and OUTCOME.search(label) and not RESULT.search(label):
+    if sep and re.search(r"\w", value) and OUTCOME.search(label) and not RESULT.search(label):
         pairs = _PERCENT_AT_TIME.findall(value)
         if len(pairs) > 1:  # 'Clinical remission rates: 54.9% at year 1, 76.92% at year 4'
             return [_row(label, " ".join(t.split()), p, chunk, fragments) for p, t in pairs]
@@ -156,9 +158,12 @@ def rows_of(chunk: Chunk) -> list[OutcomeRow]:
             item = strip_ref_markers(line[2:]).strip()
             rows += _from_statement(item, lead_time, chunk, (lead, item) if lead else (item,))
         return rows
-    for sentence in split_sentences(chunk.text):
-        sentence = strip_ref_markers(sentence).strip()
-        rows += _from_statement(sentence, "", chunk, (sentence,))
+    # A line that opens with a list dash starts a statement of its own (the dash is not part of
+    # it); other line breaks are wrapping inside a paragraph.
+    for block in _DASH_LINE.split(chunk.text):
+        for sentence in split_sentences(_LEADING_DASH.sub("", block)):
+            sentence = strip_ref_markers(sentence).strip()
+            rows += _from_statement(sentence, "", chunk, (sentence,))
     return rows
 
 

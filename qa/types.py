@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -240,7 +241,7 @@ class Citation:
     def quotes(self) -> tuple[str, ...]:
         return tuple(self.chunk.text[a:b] for a, b in self.spans)
 
-    def highlighted(self, start: str = "**", end: str = "**", escape: Any = None) -> str:
+    def highlighted(self, start: str = "**", end: str = "**", escape: Callable[[str], str] | None = None) -> str:
         """The passage with its cited sentence(s) between `start` and `end`; `escape` (e.g.
         html.escape) is applied to the passage text, not to the marks."""
         esc = escape or (lambda t: t)
