@@ -3,9 +3,10 @@
     python ui.py [--host 127.0.0.1] [--port 7860] [--feedback-file feedback/feedback.jsonl]
 
 A thin layer over the public `qa` API: answers, citations and exports are formatted by
-`Answer.to_markdown()`, `Citation.to_markdown()` and `to_dict()`; this module only lays them
-out, streams the answer in, escapes what the user typed and stores thumbs up/down feedback
-as append-only JSON lines.
+`Answer.to_markdown()`, `Citation.to_markdown()`, `Citation.highlighted()` and `to_dict()`; this
+module only lays them out (each source with its evidence level and the cited sentences marked in
+its passage), streams the answer in, escapes what the user typed, offers the answer with its
+audit record as a JSON download and stores thumbs up/down feedback as append-only JSON lines.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from qa import FDA_NOTICE_TEXT, Answer, Assistant, QAError  # noqa: E402
+from qa import FDA_NOTICE_TEXT, Answer, Assistant, Citation, QAError  # noqa: E402
 
 log = logging.getLogger("qa.ui")
 
@@ -67,6 +68,8 @@ CSS = """
 #status-line { font-size: 0.85rem; opacity: 0.85; }
 #sources-panel { font-size: 0.92rem; }
 #sources-panel blockquote { margin: 4px 0 14px 0; }
+#sources-panel mark { background: #fde68a; color: #1f2937; padding: 0 2px; border-radius: 2px; }
+#chat table th, #chat table td { word-break: normal; }  /* outcome table: wrap between words only */
 """
 
 # System fonts: the default theme fetches web fonts, which an offline clinic network cannot reach.
@@ -78,6 +81,10 @@ THEME = gr.themes.Default(
 # CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that can start
 # markup. <, > and & become HTML entities instead, so no tag is ever formed.
 _MARKDOWN_ACTIVE = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$=])")
+# The cited sentence(s) of a passage. Gradio's Markdown sanitizer keeps <mark>; escaped passage
+# text never contains "<", so these are the only tags in a rendered passage.
+MARK_OPEN, MARK_CLOSE = "<mark>", "</mark>"
+_MARK_TAGS = re.compile(f"({re.escape(MARK_OPEN)}|{re.escape(MARK_CLOSE)})")
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -112,16 +119,48 @@ def stream_chunks(text: str) -> Iterator[str]:
         yield text
 
 
+def evidence_label(citation: Citation) -> str | None:
+    """'case series, n=27, 52 weeks (reported in an expert answer)', or None when not graded."""
+    evidence = citation.chunk.evidence
+    return evidence.label() if evidence is not None else None
+
+
+def passage_lines(citation: Citation) -> list[str]:
+    """The cited passage as escaped Markdown lines (blank lines dropped), the sentence(s) the
+    answer cites for it between <mark> and </mark>. A mark never crosses a line: one that spans a
+    line break is closed at the end of the line and opened again on the next, so every line of
+    the blockquote is balanced on its own."""
+    text = citation.highlighted(start=MARK_OPEN, end=MARK_CLOSE, escape=escape_text)
+    lines, marked = [], False
+    for raw in text.splitlines():
+        pieces = []
+        for token in _MARK_TAGS.split(raw):
+            if token == MARK_OPEN:
+                marked = True
+            elif token == MARK_CLOSE:
+                marked = False
+            elif token:
+                pieces.append(f"{MARK_OPEN}{token}{MARK_CLOSE}" if marked and token.strip() else token)
+        line = "".join(pieces)
+        if line.strip():
+            lines.append(line)
+    return lines
+
+
 def render_sources(answer: Answer) -> str:
-    """The sources panel: each numbered source with title, locator, link and the cited passage."""
+    """The sources panel: each numbered source with title, locator and link, its evidence level
+    on a line of its own, and the passage with the cited sentence(s) highlighted."""
     if not answer.citations:
         return SOURCES_PLACEHOLDER
     parts = [f"**Sources for:** {escape_text(answer.question)}"]
     for citation in answer.citations:
         data = citation.to_dict()
-        passage = "\n".join(f"> {escape_text(line)}  " for line in data["text"].splitlines() if line.strip())
-        parts.append(citation.to_markdown())  # title, authors, year, locator, doi or URL
-        parts.append(passage)
+        heading = citation.to_markdown()  # title, authors, year, locator, evidence, doi or URL
+        label = evidence_label(citation)
+        if label is not None:  # shown on its own line below instead of inside the heading
+            heading = heading.replace(f" · evidence: {label}", "", 1) + f"  \n**Evidence:** {escape_text(label)}"
+        parts.append(heading)
+        parts.append("\n".join(f"> {line}  " for line in passage_lines(citation)))
         if data["doi"]:
             parts.append(f"<https://doi.org/{data['doi']}>")
     return "\n\n".join(parts)
@@ -133,6 +172,10 @@ def export_markdown(answer: Answer) -> str:
 
 
 def export_json(answer: Answer) -> str:
+    """The downloadable JSON: `Answer.to_dict()`, i.e. the answer with its audit record (corpus
+    digest, index fingerprint, embedder, settings hash; retrieved chunk ids with scores, timings,
+    generator), citations with evidence level and quoted spans, outcome table, disagreements
+    between sources and the off-label flag. `qa replay` asks such a file again and compares."""
     return json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) + "\n"
 
 
@@ -312,8 +355,8 @@ def build_app(assistant: Assistant, *, feedback_path: str | Path,
                     clear_btn = gr.Button("Clear conversation", size="sm", elem_id="clear-button")
                     download_md = gr.DownloadButton("Download last answer (.md)", size="sm", interactive=False,
                                                     elem_id="download-md")
-                    download_json = gr.DownloadButton("Download last answer (.json)", size="sm", interactive=False,
-                                                      elem_id="download-json")
+                    download_json = gr.DownloadButton("Download answer + audit record (.json)", size="sm",
+                                                      interactive=False, elem_id="download-json")
                 feedback_note = gr.Markdown("", elem_id="feedback-note")
             with gr.Column(scale=2, min_width=320):
                 gr.Markdown("### Sources")

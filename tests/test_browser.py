@@ -21,6 +21,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 COMBINATION = "Can upadacitinib be combined with ustekinumab?"
 FOLLOW_UP = "Is it safe?"
+OUTCOMES = "What were the 12- and 52-week outcomes of upadacitinib combination therapy?"
+RESTRICTION = "is not recommended for use in combination with other JAK inhibitors"
 TIMEOUT_MS = 30_000
 
 BOT = "#chat [data-testid='bot']"
@@ -88,6 +90,13 @@ def ask(page, question: str, answers: int) -> str:  # type: ignore[no-untyped-de
     return page.locator(BOT).nth(answers - 1).inner_text()
 
 
+def marks(page) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Each <mark> of the sources panel: its text and its computed background colour."""
+    return page.eval_on_selector_all(
+        "#sources-panel mark",
+        "ms => ms.map(m => ({text: m.innerText, background: getComputedStyle(m).backgroundColor}))")
+
+
 def save_screenshot(page, tmp_path: Path, name: str) -> Path:  # type: ignore[no-untyped-def]
     path = tmp_path / name
     page.screenshot(path=str(path), full_page=True)
@@ -113,6 +122,7 @@ def test_combination_question(page, server, real_assistant, tmp_path: Path) -> N
     assert first_chunk and "FDA labeling restriction" in first_chunk.split("\n")[0]
     notice = page.locator(f"{BOT} blockquote").first
     assert notice.is_visible() and "FDA labeling restriction" in notice.inner_text()
+    assert "Off-label use." in notice.inner_text()
     assert text.index("FDA labeling restriction") < text.index("Answer.")
 
     # Every [n] in the answer is a numbered source in the panel, with its passage.
@@ -126,6 +136,15 @@ def test_combination_question(page, server, real_assistant, tmp_path: Path) -> N
         assert " ".join(first_line.split())[:60] in " ".join(panel.split())
     assert sources.locator("blockquote").count() == len(expected.citations)
     assert sources.locator("a[href='https://www.rxabbvie.com/pdf/rinvoq_pi.pdf']").count() >= 1
+
+    # Each source shows its evidence level; the label's restriction sentence is highlighted.
+    assert "Evidence: FDA label" in panel
+    assert panel.count("Evidence: ") == len(expected.citations) and "· evidence:" not in panel
+    restriction = [m for m in marks(page) if RESTRICTION in m["text"]]
+    assert len(restriction) == 1, f"no highlighted restriction in {marks(page)}"
+    assert restriction[0]["background"] not in ("", "transparent", "rgba(0, 0, 0, 0)")
+    label_quote = sources.locator("blockquote", has_text=RESTRICTION)
+    assert label_quote.locator("mark").count() == 1 and label_quote.locator("script, img").count() == 0
 
     shot = save_screenshot(page, tmp_path, "chat-combination.png")
     assert shot.stat().st_size > 10_000
@@ -146,6 +165,49 @@ def test_combination_question(page, server, real_assistant, tmp_path: Path) -> N
     assert len(lines) == len(before) + 1
     record = json.loads(lines[-1])
     assert record["vote"] == "up" and record["question"] == COMBINATION and record["answer"] == expected.text
+
+
+def test_outcomes_question(page, real_assistant, tmp_path: Path) -> None:
+    text = ask(page, OUTCOMES, answers=1)
+    expected = real_assistant.ask(OUTCOMES)
+    assert expected.outcomes and expected.conflicts
+
+    # The outcome table of the answer is a real table.
+    table = page.locator(f"{BOT} table")
+    assert table.count() == 1
+    assert [h.strip() for h in table.locator("th").all_inner_texts()] == [
+        "Outcome", "Time point", "Result", "Source and evidence"]
+    assert len(table.locator("tbody tr").all()) == len(expected.outcomes)
+    row = table.locator("tr", has_text="24/27 patients (89%)")
+    assert row.count() == 1 and "Clinical response" in row.inner_text() and "12 weeks" in row.inner_text()
+    assert "Sources disagree" in text and "|" not in table.inner_text()  # no raw Markdown left
+
+    # The sources panel marks the outcome sentences the table rests on.
+    shown = [m["text"] for m in marks(page)]
+    assert "Clinical response: 24/27 patients (89%)" in shown
+    assert "Clinical response: 15/20 patients (75%)" in shown
+    assert "Evidence: case series, n=27, 52 weeks (reported in an expert answer)" in page.locator(
+        "#sources-panel").inner_text()
+
+    table.scroll_into_view_if_needed()
+    shot = save_screenshot(page, tmp_path, "chat-outcomes.png")
+    assert shot.stat().st_size > 10_000
+
+    # Export: the JSON download is the answer with its audit record.
+    button = page.locator("#download-json")
+    assert "audit record" in button.inner_text()
+    with page.expect_download() as download:
+        button.click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    exported = json.loads(saved.read_text(encoding="utf-8"))
+    assert exported["question"] == OUTCOMES and exported["text"] == expected.text
+    assert exported["audit"]["index_fingerprint"] == expected.audit["index_fingerprint"]
+    assert exported["audit"] == expected.audit
+    assert any(r["result"] == "24/27 patients (89%)" and r["time_point"] == "12 weeks" for r in exported["outcomes"])
+    assert len(exported["outcomes"]) == len(expected.outcomes) and exported["conflicts"]
+    assert exported["off_label"] is True
+    assert all(c["evidence"] and c["quotes"] for c in exported["citations"])
 
 
 def test_script_in_the_question_is_shown_not_run(page, tmp_path: Path) -> None:
