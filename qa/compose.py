@@ -19,6 +19,23 @@ QUANTITY_Q = re.compile(
     re.IGNORECASE,
 )
 HAS_NUMBER = re.compile(r"\d")
+# Time points: '12 weeks', '52-week', '12- and 52-week', 'year 1', 'years 1 and 4' (units also
+# in Spanish and Russian, the other languages clinicians ask in: '52 semanas', '52 недели').
+_TIME_PHRASE = re.compile(
+    r"\d{1,3}(?:\.\d+)?(?:\s*-?\s*(?:,|and|or|to|–)\s*\d{1,3}(?:\.\d+)?)*\s*-?\s*(?:weeks?|wks?|months?|years?|semanas?|mes(?:es)?|años?|недел\w*|месяц\w*|год\w*|лет)\b"
+    r"|\b(?:weeks?|months?|years?)\s+\d{1,3}(?:\s*(?:,|and|or)\s*\d{1,3}(?![\d.%]))*",
+    re.IGNORECASE,
+)
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+# Bonus for a sentence stating a time point the question names: for "What were the 12- and
+# 52-week outcomes?" the 12- and 52-week results come before general advice. Only time points
+# count; other numbers in a question ('patient 1', 'Knyazev 2025') name things, not results.
+TIME_POINT_BONUS = 0.06
+
+
+def time_points(text: str) -> set[str]:
+    """The numbers of the time points a text names: '12- and 52-week outcomes' -> {'12', '52'}."""
+    return {n for m in _TIME_PHRASE.finditer(text) for n in _DIGITS.findall(m.group(0))}
 # An evidence sentence must score at least this share of the direct answer's score; lower
 # values add tangential sentences (measured on the end-to-end questions: 0.7 keeps every fact).
 EVIDENCE_FLOOR = 0.7
@@ -112,6 +129,7 @@ class ExtractiveComposer:
         if not units:
             return Draft(claims=(), abstained=True, reason="no sentences in the retrieved passages")
         wants_numbers = bool(QUANTITY_Q.search(question))
+        q_times = time_points(question)
         vecs = self._vectors([u.embed_text for u in units])
         dense = vecs @ retrieval.query_vector
         scores: list[float] = []
@@ -122,6 +140,8 @@ class ExtractiveComposer:
             score = 0.55 * float(d) + 0.30 * overlap + 0.10 * ctx_overlap + 0.05 / (1 + u.rank)
             if wants_numbers and HAS_NUMBER.search(u.text):
                 score += 0.08
+            if q_times and q_times & time_points(u.text):
+                score += TIME_POINT_BONUS
             scores.append(score)
         order = sorted(range(len(units)), key=lambda i: -scores[i])
         best = scores[order[0]]

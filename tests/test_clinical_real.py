@@ -70,6 +70,9 @@ def test_outcome_table_for_the_12_and_52_week_question(outcomes_answer: Answer) 
         assert f"| {row.result} [{row.number}] |" in answer.text.replace("\\", "")
     assert "**Outcomes reported**" in answer.text
     assert citations_are_sound(answer) == []
+    # The direct answer states one of the asked-for time points, not general advice.
+    head = next(line for line in answer.text.splitlines() if line.startswith("**Answer.**"))
+    assert re.search(r"\((?:12|52) weeks\)", head), head
 
 
 def test_no_table_for_a_question_that_does_not_ask_for_results(real_assistant: Assistant) -> None:

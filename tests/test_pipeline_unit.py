@@ -11,7 +11,7 @@ from qa import Answer, Assistant, QAError, Settings
 from qa.assistant import clean_question, retrieval_query
 from qa.chunking import chunk_corpus, chunk_document
 from qa.cite import supports, verify
-from qa.compose import units_of
+from qa.compose import time_points, units_of
 from qa.corpus import load_corpus
 from qa.embed import HashEmbedder
 from qa.guardrail import BUILTIN_LABEL, find_label_chunk
@@ -249,3 +249,18 @@ def test_answer_carries_an_audit_record_that_replays(hash_assistant: Assistant) 
     assert audit["embedder"] == "hash-256" and len(audit["corpus_digest"]) == 64
     again = hash_assistant.ask("What was the clinical response at 12 weeks?")
     assert (again.text, again.to_dict()["audit"]) == (first.text, audit)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("What were the 12- and 52-week outcomes?", {"12", "52"}),
+    ("Short-term outcomes (12 weeks): Clinical response", {"12"}),
+    ("Clinical remission rates: 54.9% at year 1, 76.92% at year 4", {"1", "4"}),
+    ("from 12 to 16 weeks", {"12", "16"}),
+    ("И через 52 недели?", {"52"}),
+    ("¿Y a las 12 semanas?", {"12"}),
+    ("What SES-CD score did patient 1 have?", set()),  # numbers that name things are not time points
+    ("In which journal was Knyazev 2025 published?", set()),
+    ("24/27 patients (89%)", set()),
+])
+def test_time_points_are_the_numbers_of_time_phrases(text: str, expected: set[str]) -> None:
+    assert time_points(text) == expected
