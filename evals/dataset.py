@@ -16,7 +16,7 @@ SETS_DIR = Path(__file__).resolve().parent / "sets"
 # Sets that are not JSON-lines files in SETS_DIR and are never part of the default run.
 OPTIONAL_SETS = ("scifact",)
 
-FIELDS = {"id", "question", "facts", "docs", "prominent", "abstain", "history", "tags", "note"}
+FIELDS = {"id", "question", "facts", "docs", "prominent", "abstain", "table", "history", "tags", "note"}
 
 
 class SetError(ValueError):
@@ -34,6 +34,7 @@ class Item:
     docs: tuple[str, ...] = ()  # documents the retriever should return
     prominent: bool | None = None  # True: notice must be prominent; False: must not; None: either
     abstain: bool | None = False  # True: must abstain; False: must answer; None: either
+    table: bool = False  # True: the answer must contain an outcome table (at least one row)
     history: tuple[dict[str, str], ...] = ()
     tags: tuple[str, ...] = ()
     note: str = ""
@@ -47,7 +48,7 @@ class Item:
         return {
             "set": self.set, "id": self.id, "question": self.question,
             "facts": [list(g) for g in self.facts], "docs": list(self.docs),
-            "prominent": self.prominent, "abstain": self.abstain,
+            "prominent": self.prominent, "abstain": self.abstain, "table": self.table,
             "history": [dict(h) for h in self.history], "tags": list(self.tags), "note": self.note,
             "source": self.source,
         }
@@ -123,6 +124,9 @@ def parse_line(obj: Any, *, set_name: str, where: str) -> Item:
     note = obj.get("note", "")
     if not isinstance(note, str):
         raise SetError(f"{where}: 'note' must be a string")
+    table = obj.get("table", False)
+    if not isinstance(table, bool):
+        raise SetError(f"{where}: 'table' must be true or false, got {json.dumps(table, ensure_ascii=False)}")
     return Item(
         set=set_name,
         id=obj["id"].strip(),
@@ -131,6 +135,7 @@ def parse_line(obj: Any, *, set_name: str, where: str) -> Item:
         docs=_strings(obj.get("docs", []), "docs", where),
         prominent=_tristate(obj, "prominent", None, where),
         abstain=_tristate(obj, "abstain", False, where),
+        table=table,
         history=_history(obj.get("history", []), where),
         tags=_strings(obj.get("tags", []), "tags", where),
         note=note,
@@ -168,8 +173,9 @@ def load_set(path: Path | str, *, name: str | None = None, known_docs: set[str] 
             if bad:
                 raise SetError(f"{where}: unknown document id(s) {', '.join(bad)}; "
                                f"the corpus has {', '.join(sorted(known_docs))}")
-        if item.abstain is True and (item.facts or item.docs):
-            raise SetError(f"{where}: a question that must be abstained on cannot also list facts or docs")
+        if item.abstain is True and (item.facts or item.docs or item.table):
+            raise SetError(f"{where}: a question that must be abstained on cannot also list facts or docs "
+                           "or require a table")
         seen[item.id] = where
         qset.items.append(item)
     if not qset.items:

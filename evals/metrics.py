@@ -2,13 +2,19 @@
 
 An answer needs: `text` (markdown with inline [n]), `citations` (objects with `number` and
 `chunk` having `id`, `doc_id`, `text`), `safety` (objects with `id`, `prominent`, `citations`),
-`abstained` and `retrieved` ((chunk_id, score) pairs).
+`abstained` and `retrieved` ((chunk_id, score) pairs). Optional (read with defaults, so older
+answers still score): `outcomes` (rows with `outcome`, `time_point`, `result`, `number`),
+`conflicts` (objects with `topic` and `rows`) and `off_label`.
 
-Answer text layout (built by the guardrail): an optional prominent notice line first
-("> **⚠️ FDA labeling restriction: ...** [k]"), then "**Answer.** <claim> [n]", an "**Evidence**"
-header and "- <claim> [n]" lines, optionally a "_Note: ..._" line (e.g. a generated answer fell
-back to quoting), and otherwise a "_Safety: ..._ [k]" line last. When the assistant abstains, the
-body is a fixed sentence with no citation.
+Answer text layout (built by the guardrail): an optional prominent notice first
+("> **⚠️ FDA labeling restriction: ...** [k]", then for combination questions a ">" line and
+"> **🚫 Off-label use.** ... [k]"), then "**Answer.** <claim> [n]", an "**Evidence**" header and
+"- <claim> [n]" lines, optionally an "**Outcomes reported** ..." heading with a Markdown table
+("| Outcome | Time point | Result | Source and evidence |", one row per outcome, markers inside
+the cells, cell text backslash-escaped), optionally a "**Sources disagree**" heading with
+"- On <topic>: ... [n]; ... [m]. ..." lines, optionally a "_Note: ..._" line (e.g. a generated
+answer fell back to quoting), and otherwise a "_Safety: ..._ [k]" line last. When the assistant
+abstains, the body is a fixed sentence with no citation.
 
 Citation support is the verbatim test meant for quoted (extractive) sentences: a paraphrase from
 a language-model generator counts as unsupported unless every ': '/'; ' piece is in the passage.
@@ -34,6 +40,10 @@ _MARK = re.compile(r"\[(\d+)\]")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "’": "'", "‘": "'", "–": "-", "—": "-", "\u00a0": " "})
 _SPACE = re.compile(r"\s+")
 _FRAGMENT_SPLIT = re.compile(r":\s+|;\s+")
+_HEADING = re.compile(r"^\*\*[^*]+\*\*(?:\s*\([^)]*\))?$")  # '**Evidence**', '**Outcomes reported** (...)'
+_TABLE_SEPARATOR = re.compile(r"^\|(?:\s*:?-+:?\s*\|)+$")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+CONFLICT_HEADING = "**Sources disagree**"
 
 
 def normalise(text: str) -> str:
@@ -55,23 +65,84 @@ def doc_of(chunk_id: str) -> str:
 
 @dataclass(frozen=True)
 class Line:
-    kind: str  # "claim" | "notice" | "note" | "abstention"
-    text: str  # without prefix ('**Answer.** ', '- ') and without trailing [n] markers
+    kind: str  # "claim" | "notice" | "note" | "abstention" | "row" | "conflict"
+    text: str  # without prefix ('**Answer.** ', '- ') and without [n] markers (trailing; any, for rows and conflicts)
     numbers: tuple[int, ...]
     raw: str
 
 
+def split_cells(row: str) -> list[tuple[str, tuple[int, ...]]]:
+    """The cells of a Markdown table row as (text, citation numbers).
+
+    Cell text is backslash-escaped ('\\|', '\\[', '\\*' ...): escaped characters are kept as
+    plain text, and only an unescaped '[n]' is a citation marker.
+    """
+    s = row.strip()
+    if s.startswith("|"):
+        s = s[1:]
+    cells: list[tuple[str, tuple[int, ...]]] = []
+    text: list[str] = []
+    numbers: list[int] = []
+    i = 0
+    while i < len(s):
+        ch = s[i]
+        if ch == "\\" and i + 1 < len(s):
+            text.append(s[i + 1])
+            i += 2
+            continue
+        if ch == "|":
+            cells.append((_SPACE.sub(" ", "".join(text)).strip(), tuple(numbers)))
+            text, numbers = [], []
+            i += 1
+            continue
+        if ch == "[":
+            m = re.match(r"\[(\d+)\]", s[i:])
+            if m:
+                numbers.append(int(m.group(1)))
+                i += m.end()
+                continue
+        text.append(ch)
+        i += 1
+    rest = _SPACE.sub(" ", "".join(text)).strip()
+    if rest or numbers:
+        cells.append((rest, tuple(numbers)))
+    return cells
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
 def parse_lines(answer: Any) -> list[Line]:
-    """The answer's content lines, classified; headers and blank lines are left out."""
+    """The answer's content lines, classified; headings, table headers, blank lines and a lone '>' are left out."""
     out: list[Line] = []
+    in_table = False  # inside a Markdown table (its first row is the header)
+    in_conflicts = False  # after the '**Sources disagree**' heading
     for raw in answer.text.splitlines():
         s = raw.strip()
-        if not s or s in ("**Evidence**", "**Sources**"):
+        if not s.startswith("|"):
+            in_table = False
+        heading = s in ("**Evidence**", "**Sources**", CONFLICT_HEADING) or s.startswith("**Outcomes reported**") or (
+            _HEADING.match(s) is not None and not s.startswith("**Answer.**"))
+        if not s or s == ">" or heading:
+            if s:
+                in_conflicts = s == CONFLICT_HEADING
+            continue
+        if s.startswith("|"):
+            if not in_table:  # the header row
+                in_table = True
+                continue
+            if _TABLE_SEPARATOR.match(s):
+                continue
+            cells = split_cells(s)
+            numbers = tuple(dict.fromkeys(n for _, ns in cells for n in ns))
+            out.append(Line("row", " | ".join(text for text, _ in cells), numbers, raw))
             continue
         marks = _TRAILING_MARKS.search(s)
         numbers = tuple(int(n) for n in _MARK.findall(marks.group(0))) if marks else ()
         body = s[: marks.start()].rstrip() if marks else s
-        if (s.startswith(">") and "FDA" in s) or s.startswith("_Safety:"):
+        if s.startswith(">") or s.startswith("_Safety:"):
+            # the FDA notice, its off-label line included; a blockquote is only ever the notice
             out.append(Line("notice", body, numbers, raw))
             continue
         if s.startswith("_Note:"):  # e.g. 'fell back to quoting the sources': about the answer, not a claim
@@ -80,6 +151,12 @@ def parse_lines(answer: Any) -> list[Line]:
         if answer.abstained:
             out.append(Line("abstention", body, numbers, raw))
             continue
+        if s.startswith("- ") and (in_conflicts or (s.startswith("- On ") and "rather than one chosen" in s)):
+            numbers = tuple(dict.fromkeys(int(n) for n in re.findall(r"(?<!\\)\[(\d+)\]", s)))
+            text = _unescape(re.sub(r"\s*(?<!\\)\[\d+\]", "", s[2:])).strip()
+            out.append(Line("conflict", text, numbers, raw))
+            continue
+        in_conflicts = False
         if body.startswith("**Answer.**"):
             body = body[len("**Answer.**"):].strip()
         elif body.startswith("- "):
@@ -178,11 +255,91 @@ def check_citations(answer: Any) -> CitationCheck:
     return result
 
 
+# -- outcome table and conflicts ------------------------------------------------------------------
+
+
+def numbers_in(text: str) -> list[str]:
+    """The numbers written in a text: '24/27 patients (89%)' -> ['24', '27', '89'], '54.9%' -> ['54.9']."""
+    return _NUMBER.findall(unicodedata.normalize("NFKC", text))
+
+
+@dataclass
+class OutcomeCheck:
+    rows: int = 0  # rows of the outcome table (answer.outcomes)
+    rows_supported: int = 0  # rows whose every number is in the cited passage
+    unsupported_rows: list[str] = field(default_factory=list)  # why each unsupported row failed
+    unknown_citation: list[str] = field(default_factory=list)  # rows citing a number with no source
+    rows_shown: int = 0  # table rows rendered in the answer text
+    conflicts: int = 0
+    conflicts_two_docs: int = 0  # conflicts whose statements cite passages of two or more documents
+    single_doc_conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def row_support(self) -> float | None:
+        return self.rows_supported / self.rows if self.rows else None
+
+
+def _row_label(row: Any) -> str:
+    when = getattr(row, "time_point", "") or ""
+    return f"{getattr(row, 'outcome', '')}{' at ' + when if when else ''}: {getattr(row, 'result', '')}"[:100]
+
+
+def check_outcomes(answer: Any) -> OutcomeCheck:
+    """Row support of the outcome table and provenance of the conflicts, from the structured fields.
+
+    A row is supported when every number in its time point and result (e.g. '12', '24', '27', '89'
+    for '12 weeks', '24/27 patients (89%)') is also a number in the text of the passage it cites.
+    A conflict holds when its statements cite passages of at least two different documents.
+    """
+    by_number = {c.number: c for c in answer.citations}
+    result = OutcomeCheck()
+    for row in tuple(getattr(answer, "outcomes", ()) or ()):
+        result.rows += 1
+        n = getattr(row, "number", None)
+        cit = by_number.get(n)
+        if cit is None:
+            result.unknown_citation.append(f"[{n}] has no source (row '{_row_label(row)}')")
+            result.unsupported_rows.append(f"[{n}] has no source (row '{_row_label(row)}')")
+            continue
+        have = set(numbers_in(cit.chunk.text))
+        wanted = numbers_in(f"{getattr(row, 'time_point', '') or ''} {getattr(row, 'result', '') or ''}")
+        missing = list(dict.fromkeys(x for x in wanted if x not in have))
+        if missing:
+            result.unsupported_rows.append(
+                f"[{n}] {cit.chunk.id} does not state {', '.join(missing)} (row '{_row_label(row)}')")
+        else:
+            result.rows_supported += 1
+    for conflict in tuple(getattr(answer, "conflicts", ()) or ()):
+        result.conflicts += 1
+        rows = tuple(getattr(conflict, "rows", ()) or ())
+        docs = {by_number[r.number].chunk.doc_id for r in rows if getattr(r, "number", None) in by_number}
+        if len(docs) >= 2:
+            result.conflicts_two_docs += 1
+        else:
+            numbers = ", ".join(f"[{getattr(r, 'number', '?')}]" for r in rows) or "no citation"
+            result.single_doc_conflicts.append(
+                f"on {getattr(conflict, 'topic', '?')}: {numbers} cite {len(docs)} document(s)"
+                f"{' (' + ', '.join(sorted(docs)) + ')' if docs else ''}")
+    result.rows_shown = sum(1 for line in parse_lines(answer) if line.kind == "row")
+    return result
+
+
 # -- safety -----------------------------------------------------------------------------------------
 
 
 def is_prominent(answer: Any) -> bool:
     return bool(getattr(answer, "prominent", any(n.prominent for n in answer.safety)))
+
+
+def off_label_flag(answer: Any) -> bool | None:
+    """The answer's off-label flag (`answer.off_label`, else any notice's `off_label`); None when it has none."""
+    flag = getattr(answer, "off_label", None)
+    if flag is None:
+        flags = [getattr(n, "off_label", None) for n in getattr(answer, "safety", ())]
+        if all(f is None for f in flags):
+            return None
+        flag = any(flags)
+    return bool(flag)
 
 
 def notice_present(answer: Any) -> bool:
@@ -277,6 +434,10 @@ def aggregate(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     notice, _ = _share(x["notice_present"] for x in m)
     notice_cited, _ = _share(x["notice_cited"] for x in m)
     placement, _ = _share(x["placement_ok"] for x in m)
+    off_label, n_off_label = _share(x.get("off_label_ok") for x in m)
+    table_ok, n_table = _share(x.get("table_ok") for x in m)
+    rows = sum(x.get("outcome_rows", 0) for x in m)
+    conflicts = sum(x.get("conflicts", 0) for x in m)
     claims = sum(x["claims"] for x in m)
     markers = sum(x["markers"] for x in m)
     latencies = [r["latency_ms"] for r in records if r.get("latency_ms") is not None]
@@ -306,6 +467,18 @@ def aggregate(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "unsupported": sum(len(x["unsupported"]) for x in m),
             "not_retrieved": sum(len(x["not_retrieved"]) for x in m),
         },
+        "outcomes": {
+            "answers_with_table": sum(1 for x in m if x.get("outcome_rows", 0) > 0),
+            "table_questions": n_table,  # questions whose set requires a table ("table": true)
+            "table_present": table_ok,
+            "rows": rows,
+            "rows_supported": sum(x.get("rows_supported", 0) for x in m),
+            "row_support": sum(x.get("rows_supported", 0) for x in m) / rows if rows else None,
+            "rows_unknown_citation": sum(len(x.get("rows_unknown_citation", ())) for x in m),
+            "conflicts": conflicts,
+            "conflicts_two_docs": sum(x.get("conflicts_two_docs", 0) for x in m),
+            "conflict_provenance": sum(x.get("conflicts_two_docs", 0) for x in m) / conflicts if conflicts else None,
+        },
         "safety": {
             "combination_questions": n_guard,
             "guardrail_recall": guard_recall,
@@ -314,6 +487,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "notice_present": notice,
             "notice_cited": notice_cited,
             "notice_placement_ok": placement,
+            "off_label_questions": n_off_label,  # combination questions whose answer carries the off-label field
+            "off_label_flag": off_label,
             "abstention_questions": n_abstain,
             "abstention_accuracy": abstain_acc,
         },

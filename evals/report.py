@@ -31,8 +31,13 @@ def ratio(x: float | None) -> str:
     return "—" if x is None else f"×{x:.2f}"
 
 
+def _count(x: Any) -> str:
+    return "—" if x is None else str(x)
+
+
 def metric_rows(agg: dict[str, Any], k: int) -> list[tuple[str, str]]:
     r, a, c, s, lat = agg["retrieval"], agg["answer"], agg["citations"], agg["safety"], agg["latency"]
+    t = agg.get("outcomes") or {}  # absent from reports written before outcome tables existed
     return [
         ("questions", str(agg["questions"])),
         ("passed (every check)", pct(agg["passed"])),
@@ -46,12 +51,22 @@ def metric_rows(agg: dict[str, Any], k: int) -> list[tuple[str, str]]:
         ("citations: support (citation's passage holds the sentence)", pct(c["support"])),
         ("citations: unsupported", str(c["unsupported"])),
         ("citations: to passages not retrieved", str(c["not_retrieved"])),
+        ("outcomes: answers with a table", _count(t.get("answers_with_table"))),
+        (f"outcomes: table present ({_count(t.get('table_questions'))} questions that require one)",
+         pct(t.get("table_present"))),
+        ("outcomes: table rows", _count(t.get("rows"))),
+        ("outcomes: row support (every number of the row in its cited passage)", pct(t.get("row_support"))),
+        ("outcomes: rows citing an unknown source", _count(t.get("rows_unknown_citation"))),
+        ("outcomes: conflicts shown", _count(t.get("conflicts"))),
+        ("outcomes: conflicts citing two or more documents", pct(t.get("conflict_provenance"))),
         (f"safety: guardrail recall ({s['combination_questions']} combination questions)", pct(s["guardrail_recall"])),
         (f"safety: false alarms ({s['non_combination_questions']} questions that must not warn prominently)",
          pct(s["false_alarm_rate"])),
         ("safety: notice present", pct(s["notice_present"])),
         ("safety: notice cites the label passage", pct(s["notice_cited"])),
         ("safety: notice placement", pct(s["notice_placement_ok"])),
+        (f"safety: off-label flag ({_count(s.get('off_label_questions'))} combination questions)",
+         pct(s.get("off_label_flag"))),
         (f"safety: abstention accuracy ({s['abstention_questions']} questions)", pct(s["abstention_accuracy"])),
         ("latency: p50", "—" if lat["p50_ms"] is None else f"{lat['p50_ms']:.0f} ms"),
         ("latency: p95", "—" if lat["p95_ms"] is None else f"{lat['p95_ms']:.0f} ms"),
@@ -62,14 +77,15 @@ def metric_rows(agg: dict[str, Any], k: int) -> list[tuple[str, str]]:
 def _per_set_table(report: dict[str, Any]) -> list[str]:
     k = report["k"]
     head = ["set", "n", "passed", f"recall@{k}", "MRR", "fact recall", "coverage", "support",
-            "guardrail recall", "abstention acc.", "p50 ms"]
+            "guardrail recall", "off-label flag", "table rows", "row support", "abstention acc.", "p50 ms"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, agg in [*report["per_set"].items(), ("**overall**", report["overall"])]:
         rows.append("| " + " | ".join([
             name, str(agg["questions"]), pct(agg["passed"]), pct(agg["retrieval"]["recall_at_k"]),
             num(agg["retrieval"]["mrr"]), pct(agg["answer"]["fact_recall"]), pct(agg["citations"]["coverage"]),
             pct(agg["citations"]["support"]), pct(agg["safety"]["guardrail_recall"]),
-            pct(agg["safety"]["abstention_accuracy"]),
+            pct(agg["safety"].get("off_label_flag")), _count((agg.get("outcomes") or {}).get("rows")),
+            pct((agg.get("outcomes") or {}).get("row_support")), pct(agg["safety"]["abstention_accuracy"]),
             "—" if agg["latency"]["p50_ms"] is None else f"{agg['latency']['p50_ms']:.0f}",
         ]) + " |")
     return rows
@@ -87,6 +103,13 @@ def _baseline_table(report: dict[str, Any]) -> list[str]:
             rows.append(f"| {name} | {summ['questions']} | {label} | {fmt(v['ours'])} | {fmt(v['baseline'])} | "
                         f"{ratio(v['ratio'])} |")
     return rows
+
+
+def _problems(record: dict[str, Any]) -> list[str]:
+    """Details of a question's failed checks: unsupported citations, table rows and conflicts."""
+    m = record["metrics"]
+    return [*m["unsupported"], *m.get("unsupported_rows", []),
+            *(f"conflict {c}" for c in m.get("single_doc_conflicts", []))]
 
 
 # -- Markdown --------------------------------------------------------------------------------------
@@ -158,7 +181,7 @@ def to_markdown(report: dict[str, Any]) -> str:
             out.append("History: " + " / ".join(f"{h['role']}: {h['content']}" for h in r["history"]))
             out.append("")
         out += [f"- {f}" for f in r["failures"]]
-        for u in r["metrics"]["unsupported"]:
+        for u in _problems(r):
             out.append(f"  - {u}")
         out.append(f"- retrieved documents: {', '.join(d or '?' for d in r['ranked_docs'])}")
         out.append("")
@@ -278,6 +301,9 @@ def to_html(report: dict[str, Any]) -> str:
         ("passed", o["passed"]), (f"recall@{k}", o["retrieval"]["recall_at_k"]), ("MRR", o["retrieval"]["mrr"]),
         ("fact recall", o["answer"]["fact_recall"]), ("citation coverage", o["citations"]["coverage"]),
         ("citation support", o["citations"]["support"]), ("guardrail recall", o["safety"]["guardrail_recall"]),
+        ("off-label flag", o["safety"].get("off_label_flag")),
+        ("outcome row support", (o.get("outcomes") or {}).get("row_support")),
+        ("conflicts citing two documents", (o.get("outcomes") or {}).get("conflict_provenance")),
         ("notice present", o["safety"]["notice_present"]),
         ("abstention accuracy", o["safety"]["abstention_accuracy"]),
     ], title="Overall")
@@ -289,6 +315,8 @@ def to_html(report: dict[str, Any]) -> str:
         ("MRR", [report["per_set"][n]["retrieval"]["mrr"] for n in names]),
         ("support", [report["per_set"][n]["citations"]["support"] for n in names]),
         ("guardrail", [report["per_set"][n]["safety"]["guardrail_recall"] for n in names]),
+        ("off-label flag", [report["per_set"][n]["safety"].get("off_label_flag") for n in names]),
+        ("row support", [(report["per_set"][n].get("outcomes") or {}).get("row_support") for n in names]),
     ], title="Per set")
     latencies = [r["latency_ms"] for r in report["questions"] if r.get("latency_ms") is not None]
     hist = svg_histogram(latencies, title=f"Answer latency ({len(latencies)} questions)")
@@ -332,7 +360,7 @@ def to_html(report: dict[str, Any]) -> str:
     for r in report["questions"]:
         status = "✅" if r["passed"] else "❌"
         text = r["answer"].get("text") or r["answer"].get("error", "")
-        fails = "".join(f"<li>{_esc(f)}</li>" for f in r["failures"] + r["metrics"]["unsupported"])
+        fails = "".join(f"<li>{_esc(f)}</li>" for f in r["failures"] + _problems(r))
         rows.append(
             f"<details{' open' if not r['passed'] else ''}><summary>{status} <b>{_esc(r['key'])}</b> "
             f"{_esc(r['question'])}</summary><ul>{fails}</ul><pre>{_esc(text)}</pre></details>"
@@ -388,6 +416,10 @@ def load_report(path: Path | str) -> dict[str, Any]:
     return data
 
 
+def _flag(value: bool | None) -> float | None:
+    return None if value is None else float(value)
+
+
 # Per-question measures compared between reports: (label, getter, higher is better).
 _QUESTION_MEASURES = (
     ("passed", lambda r: float(r["passed"])),
@@ -397,6 +429,9 @@ _QUESTION_MEASURES = (
     ("citation support", lambda r: r["metrics"]["support"]),
     ("citation coverage", lambda r: r["metrics"]["coverage"]),
     ("guardrail", lambda r: None if r["metrics"]["guardrail_ok"] is None else float(r["metrics"]["guardrail_ok"])),
+    ("off-label flag", lambda r: _flag(r["metrics"].get("off_label_ok"))),  # .get: older reports lack these
+    ("outcome row support", lambda r: r["metrics"].get("row_support")),
+    ("outcome table", lambda r: _flag(r["metrics"].get("table_ok"))),
     ("abstention", lambda r: None if r["metrics"]["abstain_ok"] is None else float(r["metrics"]["abstain_ok"])),
 )
 
@@ -409,9 +444,14 @@ _OVERALL_MEASURES = (
     ("citation support", ("citations", "support"), True),
     ("citations to unretrieved passages", ("citations", "not_retrieved"), False),
     ("guardrail recall", ("safety", "guardrail_recall"), True),
+    ("off-label flag", ("safety", "off_label_flag"), True),
     ("false alarm rate", ("safety", "false_alarm_rate"), False),
     ("notice present", ("safety", "notice_present"), True),
     ("abstention accuracy", ("safety", "abstention_accuracy"), True),
+    ("outcome table present", ("outcomes", "table_present"), True),
+    ("outcome row support", ("outcomes", "row_support"), True),
+    ("outcome rows citing an unknown source", ("outcomes", "rows_unknown_citation"), False),
+    ("conflicts citing two or more documents", ("outcomes", "conflict_provenance"), True),
     ("latency p50 ms", ("latency", "p50_ms"), False),
     ("latency p95 ms", ("latency", "p95_ms"), False),
 )
