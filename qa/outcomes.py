@@ -22,7 +22,7 @@ from qa.types import Chunk, Conflict, Findings, Hit, OutcomeRow
 # Questions that ask for results get a table.
 RESULT_QUESTION = re.compile(
     r"\b(?:outcomes?|results?|response|remission|efficacy|effective(?:ness)?|adverse|side[- ]effects?|"
-    r"safety|safe|discontinu\w*|rates?|how many|what (?:percentage|proportion|share)|healing|"
+    r"safety|safe|discontinu\w*|persistence|rates?|how many|what (?:percentage|proportion|share)|healing|"
     r"исход\w*|результат\w*|ремисси\w*|ответ|resultados?|remisi[oó]n|respuesta)\b",
     re.IGNORECASE,
 )
@@ -31,7 +31,7 @@ _QUALIFIER = (r"clinical|endoscopic|steroid[- ]free|corticosteroid[- ]free|bioch
 OUTCOME = re.compile(
     rf"(?:(?:{_QUALIFIER}),?\s+(?:and\s+)?)*(?:response|remission|adverse[- ]events?(?:\s+rates?)?|"
     r"side[- ]effects|discontinuations?|healing|infections?|hospitali[sz]ations?|surgery|colectomy|"
-    r"deaths?|mortality)",
+    r"deaths?|mortality|persistence)",
     re.IGNORECASE,
 )
 RESULT = re.compile(
@@ -64,6 +64,7 @@ _CATEGORIES = (
     ("remission", re.compile(r"remission", re.IGNORECASE)),
     ("response", re.compile(r"response", re.IGNORECASE)),
     ("healing", re.compile(r"healing", re.IGNORECASE)),
+    ("persistence", re.compile(r"persistence", re.IGNORECASE)),
 )
 _DASH_LINE = re.compile(r"\n(?=-(?: |$))")
 _LEADING_DASH = re.compile(r"^-(?: |$)")
@@ -79,9 +80,17 @@ def category(outcome: str) -> str:
     return " ".join(outcome.lower().split())
 
 
+# A duration that describes the patients or the treatment ('Mean treatment duration: 27.65
+# months', 'median follow-up of 18 months') is not the time point a result was measured at.
+_DURATION_BEFORE = re.compile(r"\b(?:mean|median|average|duration|follow[- ]up)\b[^.;%\d]{0,30}$", re.IGNORECASE)
+
+
 def time_in(text: str) -> str:
-    m = TIME.search(text)
-    return " ".join(m.group(0).split()) if m else ""
+    """The first time point a text names ('12 weeks', 'year 1'); '' when none."""
+    for m in TIME.finditer(text):
+        if not _DURATION_BEFORE.search(text[: m.start()]):
+            return " ".join(m.group(0).split())
+    return ""
 
 
 def time_weeks(time_point: str) -> float:
@@ -211,13 +220,22 @@ class Tabulator:
         first = {}  # sources in retrieval order, then time points in order
         for r in rows:
             first.setdefault(_doc(r), len(first))
-        table = tuple(sorted(rows, key=lambda r: (first[_doc(r)], time_weeks(r.time_point)))) \
+        # A question that names outcomes ('steroid-free remission at week 52') gets rows of those
+        # outcomes only; one that does not ('What were the outcomes?') gets every outcome.
+        asked = {category(m.group(0)) for m in OUTCOME.finditer(question)}
+        table = tuple(sorted((r for r in rows if not asked or _asked_for(r, asked)),
+                             key=lambda r: (first[_doc(r)], time_weeks(r.time_point)))) \
             if RESULT_QUESTION.search(question) else ()
         topics = {category(m.group(0)) for m in OUTCOME.finditer(f"{question}\n{answer_text}")}
         topics |= {r.category for r in table}
         chunk_doc = {h.chunk.id: h.chunk.doc_id for h in hits}
         conflicts = tuple(c for c in _conflicts(rows, chunk_doc) if c.topic in topics)
         return Findings(rows=table, conflicts=conflicts)
+
+
+def _asked_for(row: OutcomeRow, asked: set[str]) -> bool:
+    # steroid-free remission is a remission; a question about remission wants it too
+    return row.category in asked or (row.category == "steroid-free remission" and "remission" in asked)
 
 
 def _dedupe(rows: list[OutcomeRow]) -> list[OutcomeRow]:

@@ -15,7 +15,7 @@ from qa.cite import add_findings, locate, normalise, supports, verify
 from qa.cli import main as cli_main
 from qa.corpus import load_corpus
 from qa.evidence import classify, document_evidence, evidence_by_block, follow_up, patients
-from qa.outcomes import Tabulator, rows_of
+from qa.outcomes import Tabulator, rows_of, time_in
 from qa.types import (
     Block,
     Chunk,
@@ -142,6 +142,18 @@ def test_several_time_points_in_one_item_become_several_rows() -> None:
     assert [(r.time_point, r.result) for r in rows] == [("year 1", "54.9%"), ("year 4", "76.92%")]
 
 
+def test_persistence_is_an_outcome_and_a_mean_duration_is_not_its_time_point() -> None:
+    text = ("Ustekinumab shows strong persistence and efficacy data:\n"
+            "- Mean treatment duration: 27.65 months with 86.76% persistence\n"
+            "- Superior persistence compared to anti-TNF: 93.2% vs 72.06% at year 1")
+    rows = rows_of(chunk(text, kind="list"))
+    assert [(r.outcome, r.time_point, r.result, r.category) for r in rows] == [
+        ("Persistence", "", "86.76%", "persistence"),
+        ("Superior persistence compared to anti-TNF", "year 1", "93.2% vs 72.06% at year 1", "persistence"),
+    ]
+    assert time_in("median follow-up of 18 months; remission at 12 weeks") == "12 weeks"
+
+
 def test_references_and_author_records_report_no_outcomes() -> None:
     assert rows_of(chunk("Reference 3: Remission in 50% of patients. Gut. 2020", kind="reference")) == []
 
@@ -166,6 +178,17 @@ def test_table_only_for_result_questions_and_only_rows_about_the_combination() -
     found = tab.find("What were the outcomes of upadacitinib combined with ustekinumab?", hits)
     assert {r.chunk_id for r in found.rows} == {SERIES.id, CASES.id}  # the monotherapy section is out of scope
     assert tab.find("Who wrote the case series?", hits).rows == ()
+
+
+def test_a_question_that_names_outcomes_gets_rows_of_those_outcomes_only() -> None:
+    tab = Tabulator([SERIES, CASES, MONO])
+    hits = _hits(SERIES, CASES, MONO)
+    asked = tab.find("What adverse events were reported with upadacitinib and ustekinumab?", hits)
+    assert {r.category for r in asked.rows} == {"adverse events"} and len(asked.rows) == 2
+    remission = tab.find("What remission rates were reported with ustekinumab?", hits)
+    assert {r.category for r in remission.rows} == {"remission"} and len(remission.rows) == 2
+    everything = tab.find("What were the results with ustekinumab?", hits)  # names no outcome
+    assert {r.category for r in everything.rows} == {"adverse events", "remission"}
 
 
 def test_none_versus_some_from_different_sources_is_a_conflict() -> None:
