@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -136,3 +139,26 @@ def test_audit_record_replays_to_the_same_answer(real_assistant: Assistant, outc
     assert replay.changed == ()
     assert replay.answer.text == outcomes_answer.text
     assert [r.to_dict() for r in replay.answer.outcomes] == record["outcomes"]
+
+
+def test_a_saved_answer_replays_in_a_fresh_process(real_assistant: Assistant, outcomes_answer: Answer,
+                                                   tmp_path: Path) -> None:
+    """'qa replay' in another interpreter (other hash seed, model loaded anew) gives the same
+    answer, and exits 1 naming the difference once the record no longer matches."""
+    saved, edited = tmp_path / "answer.json", tmp_path / "edited.json"
+    record = outcomes_answer.to_dict()
+    saved.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    record["outcomes"] = record["outcomes"][1:]  # as if an earlier version had shown one row less
+    edited.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    settings = real_assistant.settings
+    env = {"QA_CORPUS_DIR": str(settings.corpus_dir), "QA_INDEX_DIR": str(settings.index_dir),
+           "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin"}
+    root = Path(__file__).resolve().parent.parent
+    same = subprocess.run([sys.executable, "-m", "qa.cli", "replay", str(saved)], capture_output=True,
+                          text=True, env=env, cwd=root, timeout=300)
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert same.stdout.startswith("reproduced") and "changed" not in same.stdout
+    other = subprocess.run([sys.executable, "-m", "qa.cli", "replay", str(edited)], capture_output=True,
+                           text=True, env=env, cwd=root, timeout=300)
+    assert other.returncode == 1, other.stdout + other.stderr
+    assert other.stdout.startswith("DIFFERENT") and "outcome" in other.stdout.lower(), other.stdout
