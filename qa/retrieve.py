@@ -132,6 +132,31 @@ def _diverse(ranked: list[str], index: VectorIndex, k: int, per_doc: int) -> lis
     return [cid for cid in ranked if cid in set(chosen) | set(overflow[: k - len(chosen)])]
 
 
+# Questions about whether the sources agree need a passage from each source, not the best four
+# of one: they get half again as many passages, at most k/documents from any one document, and
+# only passages in the sources' own words (a reference-list entry or an author record is not
+# what a source reports).
+ACROSS_SOURCES = re.compile(
+    r"\b(?:agree\w*|disagree\w*|conflict\w*|contradict\w*|discrepan\w*|(?:in)?consistent|"
+    r"(?:the|all|both|other|different)\s+(?:sources|studies|reports|papers|documents))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_across_sources(question: str) -> bool:
+    """'Do the sources agree on ...?', 'Are the studies consistent?'"""
+    return ACROSS_SOURCES.search(question) is not None
+
+
+def _interleave(ranked: list[str], index: VectorIndex) -> list[str]:
+    """Round robin over documents, each in its own rank order; documents by their best rank."""
+    by_doc: dict[str, list[str]] = {}
+    for cid in ranked:
+        by_doc.setdefault(index.chunk(cid).doc_id, []).append(cid)
+    rounds = max((len(v) for v in by_doc.values()), default=0)
+    return [ids[i] for i in range(rounds) for ids in by_doc.values() if i < len(ids)]
+
+
 @dataclass(frozen=True)
 class Retrieval:
     hits: tuple[Hit, ...]
@@ -151,6 +176,12 @@ class HybridRetriever:
     def retrieve(self, query: str, *, k: int | None = None) -> Retrieval:
         s = self.settings
         k = k or s.top_k
+        per_document = s.max_per_document
+        across = asks_across_sources(query)
+        if across:
+            k += k // 2
+            documents = len({c.doc_id for c in self.index.chunks})
+            per_document = min(per_document, max(1, math.ceil(k / max(documents, 1))))
         vec = self.embedder.embed([query])[0]
         dense = self.index.search(vec, s.candidates_k)
         lexical = self.bm25.top(tokenize(expand_query(query)), s.candidates_k)
@@ -162,7 +193,12 @@ class HybridRetriever:
         for rank, (i, _) in enumerate(lexical):
             cid = self.index.chunks[i].id
             fused[cid] = fused.get(cid, 0.0) + s.lexical_weight / (s.rrf_k + rank + 1)
-        order = _diverse(sorted(fused, key=lambda cid: -fused[cid]), self.index, k, s.max_per_document)
+        ranked = sorted(fused, key=lambda cid: -fused[cid])
+        if across:
+            ranked = [cid for cid in ranked if self.index.chunk(cid).kind not in ("reference", "author")] or ranked
+        order = _diverse(ranked, self.index, k, per_document)
+        if across:  # each source's best passage first, then each one's second best, ...
+            order = _interleave(order, self.index)
         hits = tuple(
             Hit(chunk=self.index.chunk(cid), score=fused[cid], dense=dense_score.get(cid), lexical=lex_score.get(cid))
             for cid in order

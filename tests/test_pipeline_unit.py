@@ -15,7 +15,7 @@ from qa.compose import time_points, units_of
 from qa.corpus import load_corpus
 from qa.embed import HashEmbedder
 from qa.guardrail import BUILTIN_LABEL, find_label_chunk
-from qa.retrieve import BM25, tokenize
+from qa.retrieve import BM25, asks_across_sources, tokenize
 from qa.types import FDA_NOTICE_ID, Block, Chunk, Claim, DocMeta, Document, Draft, Hit, SafetyNotice
 from tests.conftest import CORPUS
 
@@ -87,6 +87,32 @@ def test_brand_names_reach_generic_passages(hash_assistant: Assistant) -> None:
 def test_reference_found_by_author_and_year(hash_assistant: Assistant) -> None:
     r = hash_assistant.retriever.retrieve("Miyatani 2024")
     assert r.hits[0].chunk.reference is not None and r.hits[0].chunk.reference.number == 13
+
+
+@pytest.mark.parametrize(("question", "across"), [
+    ("Do the sources agree on the safety of combining upadacitinib with a biologic?", True),
+    ("Are the studies consistent on remission?", True),
+    ("Is there conflicting evidence on adverse events?", True),
+    ("What do the different sources say about vedolizumab?", True),
+    ("What were the adverse events with upadacitinib and ustekinumab?", False),
+    ("Which sources does the evidence answer cite?", False),
+])
+def test_questions_about_agreement_between_sources(question: str, across: bool) -> None:
+    assert asks_across_sources(question) is across
+
+
+def test_a_question_across_sources_gets_each_source_in_its_own_words(hash_assistant: Assistant) -> None:
+    question = "Do the sources agree on adverse events of upadacitinib with ustekinumab?"
+    k = hash_assistant.settings.top_k
+    plain = hash_assistant.retriever.retrieve("adverse events of upadacitinib with ustekinumab")
+    across = hash_assistant.retriever.retrieve(question)
+    documents = {c.doc_id for c in hash_assistant.index.chunks}
+    assert len(plain.hits) == k and len(across.hits) == k + k // 2
+    assert {h.chunk.doc_id for h in across.hits} == documents
+    # each source's best passage comes first, and none is a reference-list entry or author record
+    firsts = [h.chunk.doc_id for h in across.hits[: len(documents)]]
+    assert sorted(firsts) == sorted(documents)
+    assert all(h.chunk.kind not in ("reference", "author") for h in across.hits)
 
 
 # -- composing and citations ------------------------------------------------------------------
