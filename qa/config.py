@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per embedding batch.")
     chunk_max_chars: int = Field(550, ge=200, le=8000, description="Largest chunk, in characters.")
-    top_k: int = Field(6, ge=1, le=50, description="Passages handed to the composer.")
+    top_k: int = Field(6, ge=1, le=50, description="Passages handed to the composer (half again as many for a "
+                       "question about whether the sources agree).")
     candidates_k: int = Field(30, ge=1, le=500, description="Candidates taken from each retriever before fusion.")
     max_per_document: int = Field(
         4, ge=1, description="Most passages from one document among the top_k, while others have candidates."
