@@ -155,10 +155,10 @@ def render_sources(answer: Answer) -> str:
     parts = [f"**Sources for:** {escape_text(answer.question)}"]
     for citation in answer.citations:
         data = citation.to_dict()
-        heading = citation.to_markdown()  # title, authors, year, locator, evidence, doi or URL
+        heading = citation.to_markdown(evidence=False)  # title, authors, year, locator, doi or URL
         label = evidence_label(citation)
-        if label is not None:  # shown on its own line below instead of inside the heading
-            heading = heading.replace(f" · evidence: {label}", "", 1) + f"  \n**Evidence:** {escape_text(label)}"
+        if label is not None:  # on its own line below the heading
+            heading += f"  \n**Evidence:** {escape_text(label)}"
         parts.append(heading)
         parts.append("\n".join(f"> {line}  " for line in passage_lines(citation)))
         if data["doi"]:

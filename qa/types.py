@@ -271,7 +271,9 @@ class Citation:
             "score": round(self.score, 4),
         }
 
-    def to_markdown(self) -> str:
+    def to_markdown(self, *, evidence: bool = True) -> str:
+        """'[n] **title** · authors · year · _locator_ · evidence: ... · doi'; `evidence=False`
+        leaves the evidence level out (for a layout that shows it elsewhere)."""
         m = self.chunk.meta
         bits = [f"[{self.number}] **{m.title}**"]
         if m.authors:
@@ -279,8 +281,9 @@ class Citation:
         if m.year:
             bits.append(str(m.year))
         bits.append(f"_{self.chunk.locator}_")
-        if self.chunk.evidence and (self.chunk.evidence.kind or self.chunk.evidence.basis == "reference title"):
-            bits.append(f"evidence: {self.chunk.evidence.label()}")
+        graded = self.chunk.evidence
+        if evidence and graded and (graded.kind or graded.basis == "reference title"):
+            bits.append(f"evidence: {graded.label()}")
         doi = self.chunk.reference.doi if self.chunk.reference and self.chunk.reference.doi else m.doi
         if doi:
             bits.append(f"doi:{doi}")
