@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from qa.retrieve import fold, tokenize
-from qa.textparse import REF_MARKER, split_sentences, strip_ref_markers
+from qa.textparse import LIST_DASH, REF_MARKER, split_sentences, strip_ref_markers
 from qa.types import (
     Citation,
     CitedConflict,
@@ -23,13 +23,12 @@ from qa.types import (
 
 _SPACE = re.compile(r"\s+")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "’": "'", "‘": "'", "–": "-", "—": "-"})
-_LIST_DASH = re.compile(r"(?m)^-(?: |$)")  # a list item's dash (or a dash alone on its line)
 
 
 def normalise(text: str) -> str:
     """Comparison form: no '(ref. n)' markers, no list dashes, straight quotes, single spaces, lower case."""
     text = strip_ref_markers(text).translate(_QUOTES)
-    text = _LIST_DASH.sub("", text)
+    text = LIST_DASH.sub("", text)
     return _SPACE.sub(" ", text).strip().lower()
 
 
@@ -38,7 +37,7 @@ def _normal_with_map(text: str) -> tuple[str, list[int]]:
     # The same steps in the same order as normalise(): markers out, then list dashes (a dash
     # can open a line only once the marker before it is gone), then quotes, spaces and case.
     kept = list(range(len(text)))
-    for rx in (REF_MARKER, _LIST_DASH):
+    for rx in (REF_MARKER, LIST_DASH):
         current = "".join(text[i] for i in kept)
         hidden = bytearray(len(current))
         for m in rx.finditer(current):

@@ -10,7 +10,7 @@ import numpy as np
 from qa.drugs import expand_query
 from qa.embed import Embedder
 from qa.retrieve import Retrieval, lexical_text, tokenize
-from qa.textparse import split_sentences, strip_ref_markers
+from qa.textparse import list_parts, statements, strip_ref_markers
 from qa.types import Chunk, Claim, Draft
 
 QUANTITY_Q = re.compile(
@@ -65,15 +65,15 @@ def units_of(chunk: Chunk, rank: int) -> list[Unit]:
     if chunk.kind in ("reference", "author"):
         return [Unit((chunk.text,), chunk, rank, 0)]
     if chunk.kind == "list":
-        lines = chunk.text.split("\n")
-        lead = "" if lines[0].startswith("- ") else strip_ref_markers(lines[0]).strip()
-        items = [ln[2:].strip() for ln in lines if ln.startswith("- ")]
+        lead, raw_items = list_parts(chunk.text)
+        lead = strip_ref_markers(lead).strip()
+        items = [item.strip() for item in raw_items]
         units = [Unit((lead,), chunk, rank, 0)] if lead and not lead.endswith(":") else []
         for i, item in enumerate(items, start=1):
             frags = (lead, strip_ref_markers(item)) if lead else (strip_ref_markers(item),)
             units.append(Unit(frags, chunk, rank, i))
         return units
-    sentences = [strip_ref_markers(s).strip() for s in split_sentences(chunk.text)]
+    sentences = [strip_ref_markers(s).strip() for s in statements(chunk.text)]
     # A sentence is embedded with the one before it, so "After 26 weeks of combination therapy,
     # all patients ..." is still about the drugs its predecessor named.
     return [

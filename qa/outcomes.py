@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from qa.drugs import concerns_jak_combination, find_drugs
-from qa.textparse import split_sentences, strip_ref_markers
+from qa.textparse import list_parts, statements, strip_ref_markers
 from qa.types import Chunk, Conflict, Findings, Hit, OutcomeRow
 
 # Questions that ask for results get a table.
@@ -66,8 +66,6 @@ _CATEGORIES = (
     ("healing", re.compile(r"healing", re.IGNORECASE)),
     ("persistence", re.compile(r"persistence", re.IGNORECASE)),
 )
-_DASH_LINE = re.compile(r"\n(?=-(?: |$))")
-_LEADING_DASH = re.compile(r"^-(?: |$)")
 # Two shares of patients for the same outcome and time point further apart than this disagree.
 CONFLICT_POINTS = 15.0
 _WEEKS = {"week": 1.0, "month": 52 / 12, "year": 52.0}
@@ -158,21 +156,16 @@ def rows_of(chunk: Chunk) -> list[OutcomeRow]:
         return []
     rows: list[OutcomeRow] = []
     if chunk.kind == "list":
-        lines = chunk.text.split("\n")
-        lead = "" if lines[0].startswith("- ") else strip_ref_markers(lines[0]).strip()
+        lead, items = list_parts(chunk.text)
+        lead = strip_ref_markers(lead).strip()
         lead_time = time_in(lead)
-        for line in lines:
-            if not line.startswith("- "):
-                continue
-            item = strip_ref_markers(line[2:]).strip()
+        for item in items:
+            item = strip_ref_markers(item).strip()
             rows += _from_statement(item, lead_time, chunk, (lead, item) if lead else (item,))
         return rows
-    # A line that opens with a list dash starts a statement of its own (the dash is not part of
-    # it); other line breaks are wrapping inside a paragraph.
-    for block in _DASH_LINE.split(chunk.text):
-        for sentence in split_sentences(_LEADING_DASH.sub("", block)):
-            sentence = strip_ref_markers(sentence).strip()
-            rows += _from_statement(sentence, "", chunk, (sentence,))
+    for sentence in statements(chunk.text):
+        sentence = strip_ref_markers(sentence).strip()
+        rows += _from_statement(sentence, "", chunk, (sentence,))
     return rows
 
 

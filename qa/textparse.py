@@ -98,11 +98,29 @@ def mark_trailing_refs(line: str, max_ref: int = 99) -> str:
 
 
 REF_MARKER = re.compile(r"\s*\(ref\.\s*\d+(?:\s*[,–-]\s*\d+)*\)")
+# A list item's dash at the start of a line ("- item"), or a dash alone on its line: not part of
+# what a passage says. The citation check normalises it away; statements() splits at it.
+LIST_DASH = re.compile(r"(?m)^-(?: |$)")
+_BEFORE_LIST_DASH = re.compile(r"(?m)\n(?=-(?: |$))")
 
 
 def strip_ref_markers(text: str) -> str:
     """Remove '(ref. n)' markers, e.g. before quoting a sentence in an answer."""
     return REF_MARKER.sub("", text)
+
+
+def list_parts(text: str) -> tuple[str, list[str]]:
+    """A list passage as its lead-in line ('' when it opens with an item) and its items, each
+    without its '- '."""
+    lines = text.split("\n")
+    lead = "" if lines[0].startswith("- ") else lines[0]
+    return lead, [line[2:] for line in lines if line.startswith("- ")]
+
+
+def statements(text: str) -> list[str]:
+    """The sentences of a paragraph passage. A line that opens with a list dash starts a
+    statement of its own, without the dash; other line breaks are wrapping."""
+    return [s for block in _BEFORE_LIST_DASH.split(text) for s in split_sentences(LIST_DASH.sub("", block))]
 
 
 def _is_heading(line: str, next_line: str | None, in_authors: bool) -> bool:

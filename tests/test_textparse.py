@@ -6,10 +6,12 @@ import pytest
 
 from qa.textparse import (
     is_boilerplate,
+    list_parts,
     mark_trailing_refs,
     parse_plain_text,
     parse_reference,
     split_sentences,
+    statements,
     strip_ref_markers,
 )
 
@@ -138,3 +140,15 @@ def test_figure_caption_needs_punctuation_after_the_number() -> None:
     kinds = {b.text: b.kind for b in p.blocks}
     assert kinds["Figure 1 shows the trend over time in all groups."] == "paragraph"
     assert kinds["Fig. 2. Endoscopy."] == "caption"
+
+
+def test_list_parts_separate_the_lead_in_from_the_items() -> None:
+    assert list_parts("Short-term outcomes (12 weeks):\n- Clinical response: 24/27\n- Endoscopic response") == (
+        "Short-term outcomes (12 weeks):", ["Clinical response: 24/27", "Endoscopic response"])
+    assert list_parts("- first\n- second") == ("", ["first", "second"])
+
+
+def test_statements_split_at_list_dashes_but_not_at_wrapped_lines() -> None:
+    assert statements("After 26 weeks all patients\nachieved remission. No events.") == [
+        "After 26 weeks all patients achieved remission.", "No events."]
+    assert statements("Response:\n- After 12 weeks, 89%\n-\nEnd") == ["Response:", "After 12 weeks, 89%", "End"]
