@@ -172,6 +172,7 @@ class HybridRetriever:
         self.embedder = embedder
         self.settings = settings
         self.bm25 = BM25([lexical_text(c) for c in index.chunks])
+        self.documents = len({c.doc_id for c in index.chunks})
 
     def retrieve(self, query: str, *, k: int | None = None) -> Retrieval:
         s = self.settings
@@ -180,8 +181,7 @@ class HybridRetriever:
         across = asks_across_sources(query)
         if across:
             k += k // 2
-            documents = len({c.doc_id for c in self.index.chunks})
-            per_document = min(per_document, max(1, math.ceil(k / max(documents, 1))))
+            per_document = min(per_document, max(1, math.ceil(k / max(self.documents, 1))))
         vec = self.embedder.embed([query])[0]
         dense = self.index.search(vec, s.candidates_k)
         lexical = self.bm25.top(tokenize(expand_query(query)), s.candidates_k)
