@@ -122,7 +122,8 @@ def parse_lines(answer: Any) -> list[Line]:
         s = raw.strip()
         if not s.startswith("|"):
             in_table = False
-        heading = s in ("**Evidence**", "**Sources**", CONFLICT_HEADING) or s.startswith("**Outcomes reported**") or (
+        # '**Evidence**', '**Sources**', '**Sources disagree**', '**Outcomes reported** (...)'
+        heading = s.startswith("**Outcomes reported**") or (
             _HEADING.match(s) is not None and not s.startswith("**Answer.**"))
         if not s or s == ">" or heading:
             if s:
@@ -438,6 +439,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     table_ok, n_table = _share(x.get("table_ok") for x in m)
     rows = sum(x.get("outcome_rows", 0) for x in m)
     conflicts = sum(x.get("conflicts", 0) for x in m)
+    rows_supported = sum(x.get("rows_supported", 0) for x in m)
+    conflicts_two_docs = sum(x.get("conflicts_two_docs", 0) for x in m)
     claims = sum(x["claims"] for x in m)
     markers = sum(x["markers"] for x in m)
     latencies = [r["latency_ms"] for r in records if r.get("latency_ms") is not None]
@@ -472,12 +475,12 @@ def aggregate(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "table_questions": n_table,  # questions whose set requires a table ("table": true)
             "table_present": table_ok,
             "rows": rows,
-            "rows_supported": sum(x.get("rows_supported", 0) for x in m),
-            "row_support": sum(x.get("rows_supported", 0) for x in m) / rows if rows else None,
+            "rows_supported": rows_supported,
+            "row_support": rows_supported / rows if rows else None,
             "rows_unknown_citation": sum(len(x.get("rows_unknown_citation", ())) for x in m),
             "conflicts": conflicts,
-            "conflicts_two_docs": sum(x.get("conflicts_two_docs", 0) for x in m),
-            "conflict_provenance": sum(x.get("conflicts_two_docs", 0) for x in m) / conflicts if conflicts else None,
+            "conflicts_two_docs": conflicts_two_docs,
+            "conflict_provenance": conflicts_two_docs / conflicts if conflicts else None,
         },
         "safety": {
             "combination_questions": n_guard,
